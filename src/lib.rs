@@ -1,0 +1,47 @@
+//! # kvlab
+//!
+//! Storage engines built from scratch behind one key-value trait, measured side by side.
+//!
+//! - [`KvStore`] is the contract every engine implements; [`open`] opens one by
+//!   [`EngineKind`] behind the [`Checked`] front, which enforces the key and value limits
+//!   and counts user bytes.
+//! - [`vfs`] is the file layer all engine I/O goes through: [`vfs::RealFs`] for disks,
+//!   [`vfs::SimFs`] for crash and fault testing, [`vfs::Counted`] for the I/O counters.
+//! - [`identity`] marks a directory as a store of one engine, so that opening the wrong
+//!   directory is an error rather than a disaster.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kvlab::{open, EngineKind, KeyRange, KvStore, Options, WriteBatch};
+//! use kvlab::vfs::SimFs;
+//!
+//! # fn main() -> kvlab::Result<()> {
+//! let options = Options { vfs: Arc::new(SimFs::new()), ..Options::default() };
+//! let store = open(EngineKind::Mem, "/db".as_ref(), options)?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(b"apple", b"red").put(b"banana", b"yellow").delete(b"cherry");
+//! store.write(&batch)?;
+//! assert_eq!(store.get(b"apple")?.as_deref(), Some(&b"red"[..]));
+//! let keys: Vec<_> = store
+//!     .scan(KeyRange::from_key(b"b"))?
+//!     .map(|pair| pair.map(|(k, _)| k))
+//!     .collect::<kvlab::Result<_>>()?;
+//! assert_eq!(keys, vec![&b"banana"[..]]);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod identity;
+pub mod kv;
+pub mod mem;
+pub mod vfs;
+
+pub use error::{Error, Result};
+pub use kv::{
+    BatchOp, Checked, Durability, EngineKind, KeyRange, KvStore, MAX_KEY_LEN, MAX_VALUE_LEN,
+    Options, ScanIter, Stats, WriteBatch, open,
+};
+pub use mem::MemStore;
