@@ -161,6 +161,16 @@ pub struct Options {
     pub vfs: Arc<dyn Vfs>,
 }
 
+impl Options {
+    /// The default options on another file system (a [`SimFs`](crate::vfs::SimFs), say).
+    pub fn with_vfs(vfs: Arc<dyn Vfs>) -> Self {
+        Options {
+            vfs,
+            ..Options::default()
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

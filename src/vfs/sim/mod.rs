@@ -402,6 +402,11 @@ impl SimFs {
         self.state.lock().crash_countdown = Some(calls);
     }
 
+    /// Disarms a crash point that has not been reached yet.
+    pub fn disarm_crash(&self) {
+        self.state.lock().crash_countdown = None;
+    }
+
     /// Whether an armed crash point has been reached.
     pub fn is_powered_off(&self) -> bool {
         self.state.lock().powered_off
