@@ -247,10 +247,17 @@ mod tests {
 
     #[test]
     fn round_trip_and_worked_example() {
-        let bytes = id("lsm").encode();
-        assert_eq!(bytes.len(), 19 + 3);
-        assert_eq!(&bytes[..14], b"KVLAB-ID\x01\x00\x03lsm");
-        assert_eq!(Identity::decode(&bytes, Path::new("K")).unwrap(), id("lsm"));
+        assert_eq!(
+            Identity::decode(&id("lsm").encode(), Path::new("K")).unwrap(),
+            id("lsm")
+        );
+        // The worked example of docs/FORMATS.md, byte for byte.
+        let example = Identity {
+            engine: "lsm".into(),
+            format: 1,
+        };
+        let expected: &[u8] = b"KVLAB-ID\x01\x00\x03lsm\x01\x00\x00\x00\x04\x1c\x13\xd1";
+        assert_eq!(example.encode(), expected);
     }
 
     #[test]

@@ -45,3 +45,8 @@ pub use kv::{
     Options, ScanIter, Stats, WriteBatch, open,
 };
 pub use mem::MemStore;
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

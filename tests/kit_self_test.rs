@@ -54,6 +54,19 @@ fn crash_test_catches_a_forgotten_dir_sync() {
 }
 
 #[test]
+fn fault_test_passes_the_correct_log() {
+    let fired = kit::faults::run(&subject(Forget::Nothing), 0..200).unwrap();
+    assert!(fired > 100, "only {fired} of 200 runs saw their fault fire");
+}
+
+#[test]
+fn fault_test_catches_an_ignored_sync_error() {
+    let err = kit::faults::run(&subject(Forget::SyncError), 0..200)
+        .expect_err("a log that acknowledges a batch whose sync failed must be caught");
+    assert!(err.contains("Sync"), "{err}");
+}
+
+#[test]
 fn model_test_on_the_log() {
     kit::model::run(
         &subject(Forget::Nothing),

@@ -8,6 +8,7 @@
 
 pub mod concurrent;
 pub mod crash;
+pub mod faults;
 pub mod foreign;
 pub mod limits;
 pub mod logstore;
