@@ -199,6 +199,11 @@ impl EngineKind {
             EngineKind::Mem => "mem",
         }
     }
+
+    /// Whether the engine keeps its data across a reopen (every engine but "mem").
+    pub fn persistent(self) -> bool {
+        !matches!(self, EngineKind::Mem)
+    }
 }
 
 impl fmt::Display for EngineKind {

@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod error;
 pub mod identity;
 pub mod kv;

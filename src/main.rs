@@ -1,13 +1,20 @@
-//! The `kvlab` command line.
+//! The `kvlab` command line: compare engines, benchmark one, or try one by hand.
 
+use std::fs::File;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use kvlab::EngineKind;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kvlab::bench::device::{describe_machine, is_tmpfs};
+use kvlab::bench::table::{amplification_table, throughput_table};
+use kvlab::bench::{BenchConfig, BenchEnv, Phase, PhaseReport, Runner, YcsbWorkload};
+use kvlab::{Durability, EngineKind, KeyRange, KvStore, Options};
 
-/// kvlab: storage engines built from scratch, measured side by side.
+/// kvlab: storage engines built from scratch, measured side by side on a real disk.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,18 +22,373 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run every engine through the standard workloads and print them side by side.
+    Compare(CompareArgs),
+    /// Run one engine through chosen phases or a YCSB workload; JSON lines on stdout.
+    Bench(BenchArgs),
+    /// Open a store and type commands at it (put, get, del, scan, stats, sync).
+    Shell(ShellArgs),
     /// List the engines this build can open.
     Engines,
 }
 
+/// Sizes and durability shared by `compare` and `bench`.
+#[derive(Args, Clone)]
+struct WorkloadArgs {
+    /// Records to insert (n); later phases read and change these.
+    #[arg(long, default_value_t = 200_000)]
+    records: u64,
+    /// Bytes per value (keys are always 16 bytes).
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Entries per write batch; each batch is one commit.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// When a write is durable: "sync" (at each commit) or "buffered" (at each sync()).
+    #[arg(long, default_value = "sync")]
+    durability: Durability,
+    /// Threads sharing each phase's operations.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Gets in each random-read phase (default: records).
+    #[arg(long)]
+    reads: Option<u64>,
+    /// Directory for the stores (default: a new temporary directory on disk, not tmpfs).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Engines to compare, comma-separated (default: every engine in this build).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<EngineKind>,
+    /// Phases, comma-separated; "standard" and "ycsb" name the groups.
+    #[arg(long, default_value = "standard")]
+    phases: String,
+    /// Also write every report as JSON lines to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The engine to run.
+    #[arg(long)]
+    engine: EngineKind,
+    /// Phases, comma-separated; "standard" and "ycsb" name the groups.
+    #[arg(long, default_value = "standard", conflicts_with = "workload_name")]
+    phases: String,
+    /// A YCSB core workload instead of phases: a, b, c, d, e or f.
+    #[arg(long = "workload", id = "workload_name")]
+    workload_name: Option<char>,
+    /// Operations of a YCSB run (default: records).
+    #[arg(long)]
+    ops: Option<u64>,
+}
+
+#[derive(Args)]
+struct ShellArgs {
+    /// The store's directory.
+    dir: PathBuf,
+    /// The engine to open it with.
+    #[arg(long)]
+    engine: EngineKind,
+    /// "sync" or "buffered".
+    #[arg(long, default_value = "sync")]
+    durability: Durability,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
+        Command::Compare(args) => compare(args),
+        Command::Bench(args) => bench(args),
+        Command::Shell(args) => shell(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{kind}");
             }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
-    ExitCode::SUCCESS
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A benchmark directory: the one given, or a new temporary one on a disk (never tmpfs,
+/// which would measure memory), removed at the end.
+struct BenchDir {
+    path: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+fn bench_dir(given: Option<&Path>) -> std::io::Result<BenchDir> {
+    if let Some(dir) = given {
+        std::fs::create_dir_all(dir)?;
+        if is_tmpfs(dir) {
+            eprintln!(
+                "warning: {} is on tmpfs: the figures will measure memory, not a disk",
+                dir.display()
+            );
+        }
+        return Ok(BenchDir {
+            path: dir.to_path_buf(),
+            _temp: None,
+        });
+    }
+    let candidates = [
+        std::env::temp_dir(),
+        PathBuf::from("/var/tmp"),
+        std::env::current_dir()?,
+    ];
+    let base = candidates
+        .iter()
+        .find(|c| c.is_dir() && !is_tmpfs(c))
+        .unwrap_or(&candidates[0]);
+    let temp = tempfile::Builder::new().prefix("kvlab-").tempdir_in(base)?;
+    Ok(BenchDir {
+        path: temp.path().to_path_buf(),
+        _temp: Some(temp),
+    })
+}
+
+fn config_from(args: &WorkloadArgs) -> BenchConfig {
+    BenchConfig {
+        records: args.records,
+        value_size: args.value_size,
+        batch: args.batch,
+        threads: args.threads,
+        reads: args.reads,
+        ..BenchConfig::default()
+    }
+}
+
+fn env_from(args: &WorkloadArgs, dir: &Path) -> BenchEnv {
+    BenchEnv {
+        options: Options {
+            durability: args.durability,
+            ..Options::default()
+        },
+        dir: dir.to_path_buf(),
+        outside_counters: true,
+        // SAFETY: geteuid has no preconditions.
+        drop_caches: unsafe { libc::geteuid() } == 0,
+    }
+}
+
+fn progress_bar(engine: EngineKind, phases: usize) -> ProgressBar {
+    let bar = ProgressBar::new(phases as u64);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(engine.to_string());
+    bar
+}
+
+fn compare(args: CompareArgs) -> CliResult {
+    let phases = Phase::parse_list(&args.phases)?;
+    let engines = if args.engines.is_empty() {
+        EngineKind::ALL.to_vec()
+    } else {
+        args.engines.clone()
+    };
+    let config = config_from(&args.workload);
+    config.validate()?;
+    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let env = env_from(&args.workload, &dir.path);
+    let mut json = args.json.as_ref().map(File::create).transpose()?;
+
+    println!("# kvlab compare\n");
+    println!(
+        "{} records of 16-byte keys and {}-byte values, batches of {}, durability {}, {} thread(s).",
+        config.records, config.value_size, config.batch, args.workload.durability, config.threads
+    );
+    println!(
+        "Machine: {}. Stores in {}.\n",
+        describe_machine(&dir.path),
+        dir.path.display()
+    );
+
+    let mut reports: Vec<PhaseReport> = Vec::new();
+    for &engine in &engines {
+        let bar = progress_bar(engine, phases.len());
+        let mut runner = Runner::new(engine, &config, &env)?;
+        let mut failure = None;
+        runner.run(
+            &phases,
+            |phase| bar.set_message(phase.to_string()),
+            |report| {
+                bar.inc(1);
+                if let Some(file) = json.as_mut()
+                    && let Err(e) = writeln!(file, "{}", report.to_json())
+                {
+                    failure.get_or_insert(e);
+                }
+                reports.push(report);
+            },
+        )?;
+        bar.finish_and_clear();
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+    }
+
+    println!("## Throughput (operations per second; p99 latency of one call)\n");
+    println!("{}", throughput_table(&reports));
+    println!("## Amplification\n");
+    println!("{}", amplification_table(&reports));
+    println!(
+        "W = bytes the engine wrote / bytes the user wrote; R = bytes read from disk per \
+         operation; S = bytes on disk / live key+value bytes; \"-\" = no disk (mem) or \
+         nothing to divide by. A batch of {} is one call in write phases.",
+        config.batch
+    );
+    Ok(())
+}
+
+fn bench(args: BenchArgs) -> CliResult {
+    let phases = match args.workload_name {
+        Some(w) => vec![Phase::Ycsb(match w.to_ascii_lowercase() {
+            'a' => YcsbWorkload::A,
+            'b' => YcsbWorkload::B,
+            'c' => YcsbWorkload::C,
+            'd' => YcsbWorkload::D,
+            'e' => YcsbWorkload::E,
+            'f' => YcsbWorkload::F,
+            other => return Err(format!("unknown YCSB workload '{other}' (a to f)").into()),
+        })],
+        None => Phase::parse_list(&args.phases)?,
+    };
+    let config = BenchConfig {
+        ycsb_ops: args.ops,
+        ..config_from(&args.workload)
+    };
+    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let env = env_from(&args.workload, &dir.path);
+    let mut runner = Runner::new(args.engine, &config, &env)?;
+    let stdout = std::io::stdout();
+    runner.run(
+        &phases,
+        |_| {},
+        |report| {
+            let _ = writeln!(stdout.lock(), "{}", report.to_json());
+        },
+    )?;
+    Ok(())
+}
+
+const SHELL_HELP: &str = "commands: put KEY VALUE | get KEY | del KEY | scan [FROM [TO]] | \
+stats | sync | help | quit   (keys and values are text)";
+
+fn shell(args: ShellArgs) -> CliResult {
+    let options = Options {
+        durability: args.durability,
+        ..Options::default()
+    };
+    let store = kvlab::open(args.engine, &args.dir, options)?;
+    let interactive = std::io::stdin().is_terminal();
+    if interactive {
+        println!(
+            "kvlab shell: {} store in {}. {SHELL_HELP}",
+            args.engine,
+            args.dir.display()
+        );
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    loop {
+        if interactive {
+            print!("> ");
+            std::io::stdout().flush()?;
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match run_shell_command(store.as_ref(), &words) {
+            Ok(ShellFlow::Continue) => {}
+            Ok(ShellFlow::Quit) => break,
+            Err(e) => println!("error: {e}"),
+        }
+    }
+    Ok(())
+}
+
+enum ShellFlow {
+    Continue,
+    Quit,
+}
+
+fn show(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
+
+fn run_shell_command(store: &dyn KvStore, words: &[&str]) -> Result<ShellFlow, kvlab::Error> {
+    match words {
+        [] => {}
+        ["put", key, value @ ..] if !value.is_empty() => {
+            store.put(key.as_bytes(), value.join(" ").as_bytes())?;
+            println!("ok");
+        }
+        ["get", key] => match store.get(key.as_bytes())? {
+            Some(v) => println!("{}", show(&v)),
+            None => println!("(not found)"),
+        },
+        ["del", key] => {
+            store.delete(key.as_bytes())?;
+            println!("ok");
+        }
+        ["scan", bounds @ ..] if bounds.len() <= 2 => {
+            let range = match bounds {
+                [from, to] => KeyRange::between(from.as_bytes(), to.as_bytes()),
+                [from] => KeyRange::from_key(from.as_bytes()),
+                _ => KeyRange::all(),
+            };
+            let mut count = 0;
+            for pair in store.scan(range)? {
+                let (k, v) = pair?;
+                println!("{} = {}", show(&k), show(&v));
+                count += 1;
+            }
+            println!("({count} keys)");
+        }
+        ["stats"] => {
+            let s = store.stats();
+            println!(
+                "user_bytes_written {} user_bytes_read {} disk_bytes_written {} disk_bytes_read {} syncs {}",
+                s.user_bytes_written,
+                s.user_bytes_read,
+                s.disk_bytes_written,
+                s.disk_bytes_read,
+                s.syncs
+            );
+            for (name, value) in &s.engine {
+                println!("{name} {value}");
+            }
+        }
+        ["sync"] => {
+            store.sync()?;
+            println!("ok");
+        }
+        ["help"] => println!("{SHELL_HELP}"),
+        ["quit"] | ["exit"] => return Ok(ShellFlow::Quit),
+        _ => println!("unknown command; {SHELL_HELP}"),
+    }
+    Ok(ShellFlow::Continue)
 }

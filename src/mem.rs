@@ -4,10 +4,12 @@
 //! baseline row of every comparison: the cost of the trait, the harness and the ordered
 //! map, with no I/O at all. It keeps nothing across a reopen, by design.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
+use std::ops::Bound;
 use std::path::Path;
 
 use bytes::Bytes;
+use imbl::OrdMap;
 use parking_lot::RwLock;
 
 use crate::error::Result;
@@ -16,13 +18,14 @@ use crate::kv::{BatchOp, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch
 /// The in-memory store.
 ///
 /// Thread safety: writers take the write lock for a whole batch, so readers see a batch
-/// entirely or not at all. A scan copies its range under the read lock (cheap: keys and
-/// values are reference-counted `Bytes`) and iterates the copy, so it is a consistent
-/// snapshot and never holds the lock while the caller iterates (a caller may write while
-/// iterating). The price is memory proportional to the range.
+/// entirely or not at all. The map is a persistent B-tree (`imbl::OrdMap`): a scan clones
+/// it under the read lock in O(1) and walks the clone, a snapshot that later writes do not
+/// change (they copy the paths they touch). So a scan is consistent, costs only what it
+/// reads, and never holds the lock while the caller iterates: a caller may write while
+/// iterating.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    map: RwLock<BTreeMap<Bytes, Bytes>>,
+    map: RwLock<OrdMap<Bytes, Bytes>>,
 }
 
 impl MemStore {
@@ -44,6 +47,51 @@ impl MemStore {
     /// True when the store holds no key.
     pub fn is_empty(&self) -> bool {
         self.map.read().is_empty()
+    }
+}
+
+/// Walks a snapshot in chunks: the iterator owns its snapshot, and each refill looks up
+/// the next few pairs after the last key returned (O(log n) per chunk).
+struct SnapshotScan {
+    map: OrdMap<Bytes, Bytes>,
+    next: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    buffer: VecDeque<(Bytes, Bytes)>,
+    done: bool,
+}
+
+impl SnapshotScan {
+    const CHUNK: usize = 128;
+
+    fn refill(&mut self) {
+        let range = KeyRange::new(self.next.clone(), self.end.clone());
+        if range.is_empty() {
+            self.done = true;
+            return;
+        }
+        self.buffer.extend(
+            self.map
+                .range::<_, [u8]>(range.as_slices())
+                .take(Self::CHUNK)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        match self.buffer.back() {
+            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
+                self.next = Bound::Excluded(last.to_vec());
+            }
+            _ => self.done = true,
+        }
+    }
+}
+
+impl Iterator for SnapshotScan {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buffer.is_empty() && !self.done {
+            self.refill();
+        }
+        self.buffer.pop_front().map(Ok)
     }
 }
 
@@ -73,16 +121,17 @@ impl KvStore for MemStore {
 
     fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
         if range.is_empty() {
-            // BTreeMap::range panics on inverted bounds.
+            // An ordered map's range() panics on inverted bounds.
             return Ok(Box::new(std::iter::empty()));
         }
-        let snapshot: Vec<(Bytes, Bytes)> = self
-            .map
-            .read()
-            .range::<[u8], _>(range.as_slices())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Ok(Box::new(snapshot.into_iter().map(Ok)))
+        let snapshot = self.map.read().clone();
+        Ok(Box::new(SnapshotScan {
+            map: snapshot,
+            next: range.start,
+            end: range.end,
+            buffer: VecDeque::new(),
+            done: false,
+        }))
     }
 
     fn sync(&self) -> Result<()> {

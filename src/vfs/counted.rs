@@ -148,6 +148,10 @@ impl Vfs for Counted {
         self.inner.remove(path)
     }
 
+    fn remove_dir_all(&self, dir: &Path) -> Result<()> {
+        self.inner.remove_dir_all(dir)
+    }
+
     fn list(&self, dir: &Path) -> Result<Vec<String>> {
         self.inner.list(dir)
     }

@@ -172,6 +172,10 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     /// Removes a file.
     fn remove(&self, path: &Path) -> Result<()>;
 
+    /// Removes a directory and everything below it. Like `remove`, durable only after
+    /// `sync_dir` of the parent.
+    fn remove_dir_all(&self, dir: &Path) -> Result<()>;
+
     /// The names of the entries in directory `dir`, sorted. A missing directory is an error.
     fn list(&self, dir: &Path) -> Result<Vec<String>>;
 

@@ -83,6 +83,10 @@ impl Vfs for RealFs {
         std::fs::remove_file(path).map_err(|e| Error::io("remove", path, e))
     }
 
+    fn remove_dir_all(&self, dir: &Path) -> Result<()> {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io("remove_dir", dir, e))
+    }
+
     fn list(&self, dir: &Path) -> Result<Vec<String>> {
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", dir, e))?;
         let mut names = Vec::new();

@@ -581,6 +581,25 @@ impl Vfs for SimFs {
         }
     }
 
+    fn remove_dir_all(&self, dir: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        let epoch = s.epoch;
+        s.enter(FaultOp::Remove, epoch, dir, "remove_dir")?;
+        let (parent, name) = s.parent_of(dir, "remove_dir")?;
+        let target = s.dir(parent).and_then(|d| d.live.get(&name)).copied();
+        match target {
+            Some(id) if s.dir(id).is_some() => {
+                // Unlinking the name is enough: nothing below it is reachable any more.
+                let d = s.dir_mut(parent).ok_or(Error::Crashed)?;
+                d.live.remove(&name);
+                d.pending.push(DirChange::Unlink(name));
+                Ok(())
+            }
+            Some(_) => Err(Error::io("remove_dir", dir, os_err(libc::ENOTDIR))),
+            None => Err(Error::io("remove_dir", dir, os_err(libc::ENOENT))),
+        }
+    }
+
     fn list(&self, dir: &Path) -> Result<Vec<String>> {
         let s = self.state.lock();
         if s.powered_off {

@@ -351,3 +351,17 @@ fn paths_errors_and_listing() {
     assert_eq!(fs.file_len(p("/d/x")).unwrap(), 4);
     assert_eq!(crate::vfs::dir_size(&fs, p("/")).unwrap(), 4);
 }
+
+#[test]
+fn remove_dir_all_unlinks_a_tree_until_a_crash_drops_the_remove() {
+    let fs = fs_with_dir();
+    durable_file(&fs).append(b"x").unwrap();
+    fs.remove_dir_all(p("/d")).unwrap();
+    assert!(!fs.exists(p("/d/f")).unwrap());
+    assert!(fs.remove_dir_all(p("/d")).is_err());
+    crash_bytes(&fs, &[1]);
+    assert!(
+        fs.exists(p("/d/f")).unwrap(),
+        "the remove was never made durable"
+    );
+}

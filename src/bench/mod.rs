@@ -1,0 +1,22 @@
+//! The benchmark harness: the standard workloads of DESIGN §5 and YCSB A–F, run against
+//! any [`KvStore`](crate::KvStore), measured from inside (the engine's Vfs counters) and
+//! outside (the kernel's and the device's counters).
+//!
+//! - [`keys`]: the workload keys and values.
+//! - [`phase`]: the phase names and the JSON line each phase reports.
+//! - [`runner`]: runs phases against one engine, checking every answer.
+//! - [`ycsb`], [`zipf`]: the YCSB workloads and their skewed key choice.
+//! - [`device`]: the block device's counters and a description of the machine.
+//! - [`table`]: side-by-side tables of many reports.
+
+pub mod device;
+pub mod keys;
+pub mod phase;
+pub mod runner;
+pub mod table;
+pub mod timing;
+pub mod ycsb;
+pub mod zipf;
+
+pub use phase::{Phase, PhaseReport, YcsbWorkload};
+pub use runner::{BenchConfig, BenchEnv, EngineSpec, Runner};

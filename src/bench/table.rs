@@ -1,0 +1,182 @@
+//! Side-by-side tables of phase reports: rows are phases, columns are engines.
+
+use super::phase::PhaseReport;
+
+/// `1.23M`, `45.6k`, `789`.
+pub fn si(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1}k", x / 1e3)
+    } else if x >= 10.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// `512 B`, `4.0 KB`, `1.2 MB` (decimal units, as disks count).
+pub fn bytes(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.2} GB", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1} MB", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} KB", x / 1e3)
+    } else {
+        format!("{x:.0} B")
+    }
+}
+
+fn latency(us: f64) -> String {
+    if us >= 1000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
+}
+
+fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
+fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([header[c].chars().count(), 3])
+                .max()
+                .unwrap_or(3)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &w))| {
+                let pad = w - cell.chars().count();
+                if c == 0 {
+                    format!("{cell}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{cell}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(header);
+    // Markdown alignment: the first column left, the figures right ("---:").
+    let rule: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(c, &w)| {
+            if c == 0 {
+                "-".repeat(w + 2)
+            } else {
+                format!("{}:", "-".repeat(w + 1))
+            }
+        })
+        .collect();
+    out.push_str(&format!("|{}|\n", rule.join("|")));
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+fn grid(reports: &[PhaseReport], cell: impl Fn(&PhaseReport) -> String) -> String {
+    let engines = first_seen(reports.iter().map(|r| r.engine.as_str()));
+    let phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
+    let header: Vec<String> = std::iter::once("phase".to_string())
+        .chain(engines.iter().map(|e| e.to_string()))
+        .collect();
+    let rows: Vec<Vec<String>> = phases
+        .iter()
+        .map(|&phase| {
+            std::iter::once(phase.to_string())
+                .chain(engines.iter().map(|&engine| {
+                    reports
+                        .iter()
+                        .find(|r| r.engine == engine && r.phase == phase)
+                        .map_or_else(|| "n/a".to_string(), &cell)
+                }))
+                .collect()
+        })
+        .collect();
+    markdown(&header, &rows)
+}
+
+/// Throughput per phase and engine, with the 99th-percentile latency of one call.
+pub fn throughput_table(reports: &[PhaseReport]) -> String {
+    grid(reports, |r| match r.p99_us {
+        Some(p99) => format!("{}/s (p99 {})", si(r.ops_per_sec), latency(p99)),
+        None => format!("{}/s", si(r.ops_per_sec)),
+    })
+}
+
+/// Write amplification, bytes read from disk per operation, and space amplification.
+pub fn amplification_table(reports: &[PhaseReport]) -> String {
+    grid(reports, |r| {
+        let w = r.write_amp.map_or("-".into(), |w| format!("{w:.1}"));
+        let rd = r.read_bytes_per_op.map_or("-".into(), bytes);
+        let s = r.space_amp.map_or("-".into(), |s| format!("{s:.2}"));
+        format!("W {w} · R {rd} · S {s}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(engine: &str, phase: &str, ops_per_sec: f64) -> PhaseReport {
+        PhaseReport {
+            engine: engine.into(),
+            phase: phase.into(),
+            ops_per_sec,
+            p99_us: Some(12.5),
+            write_amp: Some(2.0),
+            ..PhaseReport::default()
+        }
+    }
+
+    #[test]
+    fn rows_are_phases_and_columns_engines() {
+        let reports = vec![
+            report("mem", "fillrandom", 1_500_000.0),
+            report("lsm", "fillrandom", 250_000.0),
+            report("mem", "readrandom", 900.0),
+        ];
+        let table = throughput_table(&reports);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("phase") && lines[0].find("mem") < lines[0].find("lsm"));
+        assert!(
+            lines[1].starts_with("|---") && lines[1].ends_with(":|"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(lines[1].len(), lines[0].len(), "the rule spans the header");
+        assert!(lines[2].starts_with("| fillrandom") && lines[2].contains("1.50M/s"));
+        assert!(lines[2].contains("250.0k/s (p99 12.5 µs)"));
+        assert!(
+            lines[3].contains("n/a"),
+            "lsm has no readrandom: {}",
+            lines[3]
+        );
+        assert!(amplification_table(&reports).contains("W 2.0 · R - · S -"));
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(si(999.0), "999");
+        assert_eq!(bytes(4096.0), "4.1 KB");
+        assert_eq!(bytes(100.0), "100 B");
+    }
+}

@@ -1,0 +1,53 @@
+//! Latency histograms and splitting a phase's operations over threads.
+
+use std::ops::Range;
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+
+use crate::error::{Error, Result};
+
+/// A latency histogram in nanoseconds, from 1 ns to an hour at 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Records the time since `since` in `hist`.
+pub fn record(hist: &mut Histogram<u64>, since: Instant) {
+    let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    hist.saturating_record(ns.max(1));
+}
+
+/// Splits `0..total` over `threads` workers and merges their latency histograms.
+pub fn parallel<F>(threads: usize, total: u64, work: F) -> Result<Histogram<u64>>
+where
+    F: Fn(usize, Range<u64>, &mut Histogram<u64>) -> Result<()> + Sync,
+{
+    let threads = threads.max(1) as u64;
+    let results: Vec<Result<Histogram<u64>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let work = &work;
+                let range = total * w / threads..total * (w + 1) / threads;
+                s.spawn(move || {
+                    let mut hist = histogram();
+                    work(w as usize, range, &mut hist).map(|()| hist)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::invalid("a benchmark thread panicked")))
+            })
+            .collect()
+    });
+    let mut merged = histogram();
+    for hist in results {
+        merged
+            .add(hist?)
+            .map_err(|e| Error::invalid(format!("merging histograms: {e}")))?;
+    }
+    Ok(merged)
+}

@@ -1,0 +1,278 @@
+//! The benchmark harness end to end, on SimFs: every phase runs, counts its operations
+//! right, and reports figures that agree with each other.
+
+mod kit;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use kit::logstore::{Forget, LogStore};
+use kvlab::bench::{BenchConfig, BenchEnv, EngineSpec, Phase, PhaseReport, Runner};
+use kvlab::vfs::SimFs;
+use kvlab::{Checked, EngineKind, KvStore, Options};
+
+fn sim_env() -> BenchEnv {
+    BenchEnv {
+        options: Options::with_vfs(Arc::new(SimFs::new())),
+        dir: PathBuf::from("/bench"),
+        outside_counters: false,
+        drop_caches: false,
+    }
+}
+
+fn small(records: u64) -> BenchConfig {
+    BenchConfig {
+        records,
+        batch: 100,
+        reads: Some(500),
+        seeks: Some(50),
+        sync_writes: Some(20),
+        ycsb_ops: Some(300),
+        ..BenchConfig::default()
+    }
+}
+
+fn run(engine: EngineSpec, config: &BenchConfig, phases: &[Phase]) -> Vec<PhaseReport> {
+    let env = sim_env();
+    let mut runner = Runner::for_engine(engine, config, &env).unwrap();
+    let mut reports = Vec::new();
+    runner.run(phases, |_| {}, |r| reports.push(r)).unwrap();
+    reports
+}
+
+fn find<'a>(reports: &'a [PhaseReport], phase: &str) -> &'a PhaseReport {
+    reports
+        .iter()
+        .find(|r| r.phase == phase)
+        .unwrap_or_else(|| panic!("no {phase} report"))
+}
+
+fn log_engine() -> EngineSpec {
+    EngineSpec {
+        name: "testlog".into(),
+        persistent: true,
+        open: Box::new(|dir, options| {
+            let store = LogStore::open(options.vfs, dir, options.durability, Forget::Nothing)?;
+            Ok(Box::new(Checked::new(store)) as Box<dyn KvStore>)
+        }),
+    }
+}
+
+#[test]
+fn every_phase_runs_on_mem_and_counts_right() {
+    let n = 2000;
+    let config = small(n);
+    let all: Vec<Phase> = Phase::STANDARD
+        .iter()
+        .chain(Phase::YCSB.iter())
+        .copied()
+        .collect();
+    let reports = run(EngineSpec::of(EngineKind::Mem), &config, &all);
+    let names: Vec<&str> = reports.iter().map(|r| r.phase.as_str()).collect();
+    assert!(
+        !names.contains(&"readrandom_cold"),
+        "mem keeps nothing to read cold"
+    );
+    assert_eq!(reports.len(), all.len() - 1);
+    assert_eq!(find(&reports, "fillseq").ops, n);
+    assert_eq!(find(&reports, "fillrandom").ops, n);
+    assert_eq!(find(&reports, "fillrandom").user_bytes_written, n * 116);
+    assert_eq!(find(&reports, "readrandom").ops, 500);
+    assert_eq!(
+        find(&reports, "readrandom").user_bytes_read,
+        500 * 116,
+        "every get found"
+    );
+    assert_eq!(
+        find(&reports, "readmissing").user_bytes_read,
+        0,
+        "no get found"
+    );
+    assert_eq!(find(&reports, "seekrandom").ops, 50);
+    assert_eq!(find(&reports, "readseq").ops, n);
+    assert_eq!(find(&reports, "deleterandom").ops, n / 2);
+    assert_eq!(find(&reports, "syncwrite").ops, 20);
+    assert_eq!(find(&reports, "fill100k").ops, 2);
+    assert_eq!(find(&reports, "ycsb_a").ops, 300);
+    for r in &reports {
+        assert_eq!(r.engine, "mem");
+        assert!(
+            r.write_amp.is_none() && r.space_amp.is_none(),
+            "mem has no disk: {r:?}"
+        );
+        assert!(r.ops_per_sec > 0.0 && r.secs > 0.0);
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["phase"], r.phase.as_str());
+        assert_eq!(json["ops"], r.ops);
+    }
+}
+
+#[test]
+fn figures_agree_with_each_other_on_a_disk_engine() {
+    let n = 3000;
+    let config = small(n);
+    let phases = Phase::parse_list(
+        "fillrandom,readrandom,readrandom_cold,readseq,overwrite,deleterandom,readseq",
+    )
+    .unwrap();
+    let reports = run(log_engine(), &config, &phases);
+    let fill = find(&reports, "fillrandom");
+    assert_eq!(fill.user_bytes_written, n * 116);
+    assert!(
+        fill.disk_bytes_written > fill.user_bytes_written,
+        "a log writes framing too"
+    );
+    let wa = fill.write_amp.unwrap();
+    assert!((wa - fill.disk_bytes_written as f64 / fill.user_bytes_written as f64).abs() < 1e-9);
+    assert_eq!(fill.syncs, n / 100, "one sync per batch of 100");
+    let usage = fill.disk_usage.unwrap() as f64;
+    assert!((fill.space_amp.unwrap() - usage / (n * 116) as f64).abs() < 1e-9);
+    assert!(fill.p50_us.unwrap() <= fill.p99_us.unwrap());
+    let cold = find(&reports, "readrandom_cold");
+    assert_eq!(cold.ops, n, "cold reads default to min(n, 10 000)");
+    let scans: Vec<&PhaseReport> = reports.iter().filter(|r| r.phase == "readseq").collect();
+    assert_eq!(scans[0].ops, n);
+    assert_eq!(
+        scans[1].ops,
+        n - n / 2,
+        "the second scan runs after deleting half"
+    );
+    assert!(
+        reports.iter().all(|r| r.dev_write_bytes.is_none()),
+        "no device under SimFs"
+    );
+}
+
+#[test]
+fn phases_that_need_a_filled_store_get_one() {
+    let reports = run(
+        EngineSpec::of(EngineKind::Mem),
+        &small(500),
+        &[Phase::ReadRandom],
+    );
+    let names: Vec<&str> = reports.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(names, ["fillrandom", "readrandom"]);
+}
+
+#[test]
+fn bad_sizes_are_refused() {
+    let env = sim_env();
+    let config = BenchConfig {
+        records: 0,
+        ..BenchConfig::default()
+    };
+    assert!(Runner::new(EngineKind::Mem, &config, &env).is_err());
+    let config = BenchConfig {
+        batch: 0,
+        ..BenchConfig::default()
+    };
+    assert!(Runner::new(EngineKind::Mem, &config, &env).is_err());
+}
+
+fn kvlab(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvlab"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_argument_errors_are_clear() {
+    let (ok, _, err) = kvlab(&["bench", "--engine", "nope"], "");
+    assert!(!ok);
+    assert!(err.contains("unknown engine 'nope'"), "{err}");
+    let (ok, _, err) = kvlab(
+        &[
+            "bench",
+            "--engine",
+            "mem",
+            "--phases",
+            "fillrandom,readrandon",
+        ],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown phase 'readrandon'"), "{err}");
+    let (ok, _, err) = kvlab(&["compare", "--records", "0"], "");
+    assert!(!ok);
+    assert!(err.contains("--records must be at least 1"), "{err}");
+    let (ok, _, err) = kvlab(&["compare", "--durability", "eventually"], "");
+    assert!(!ok);
+    assert!(err.contains("unknown durability 'eventually'"), "{err}");
+}
+
+#[test]
+fn cli_bench_prints_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let (ok, out, err) = kvlab(
+        &[
+            "bench",
+            "--engine",
+            "mem",
+            "--phases",
+            "fillrandom,readrandom",
+            "--records",
+            "10000",
+            "--dir",
+            dir,
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["phase"], "fillrandom");
+    assert_eq!(lines[1]["ops"], 10000);
+}
+
+#[test]
+fn cli_compare_prints_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let (ok, out, err) = kvlab(&["compare", "--records", "2000", "--dir", dir], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("## Throughput") && out.contains("## Amplification"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| fillrandom") && out.contains(" mem |"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cli_shell_reads_commands_from_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let script = "put apple red\nput banana yellow fruit\nget apple\ndel apple\nget apple\nscan\nput\nquit\nget banana\n";
+    let (ok, out, err) = kvlab(&["shell", dir, "--engine", "mem"], script);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..5], ["ok", "ok", "red", "ok", "(not found)"]);
+    assert_eq!(lines[5], "banana = yellow fruit");
+    assert_eq!(lines[6], "(1 keys)");
+    assert!(lines[7].starts_with("unknown command"), "{}", lines[7]);
+    assert_eq!(lines.len(), 8, "nothing runs after quit");
+}
