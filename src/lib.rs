@@ -37,6 +37,7 @@ pub mod bench;
 pub mod error;
 pub mod identity;
 pub mod kv;
+pub mod lsm;
 pub mod mem;
 pub mod vfs;
 

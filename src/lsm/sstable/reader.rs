@@ -1,0 +1,291 @@
+//! Reads a table: footer, index and filter at open (kept in memory: "pinned"), data blocks
+//! on demand through the block cache, every block's CRC checked when it comes from disk.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::block::{Block, BlockIter};
+use super::bloom::{self, Bloom};
+use super::{BLOCK_TRAILER, FOOTER_LEN, Footer, Handle};
+use crate::error::{Error, Result};
+use crate::lsm::cache::BlockCache;
+use crate::lsm::coding::{Reader, crc};
+use crate::lsm::ikey::{self, Kind};
+use crate::lsm::iter::InternalIterator;
+use crate::vfs::VfsFile;
+
+/// What a table says about a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// The newest visible version is a value.
+    Value(Bytes),
+    /// The newest visible version is a deletion.
+    Deleted,
+}
+
+/// Counters of filter use, kept by the engine.
+#[derive(Debug, Default)]
+pub struct FilterCounters {
+    /// Gets that consulted a filter.
+    pub probes: std::sync::atomic::AtomicU64,
+    /// Gets the filter answered "absent".
+    pub negatives: std::sync::atomic::AtomicU64,
+    /// Gets the filter let through that found no version of the key.
+    pub false_positives: std::sync::atomic::AtomicU64,
+}
+
+/// An open table.
+pub struct TableReader {
+    file: Box<dyn VfsFile>,
+    path: Arc<Path>,
+    number: u64,
+    index: Block,
+    bloom: Option<Bloom>,
+    footer: Footer,
+    cache: Arc<BlockCache>,
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableReader")
+            .field("path", &self.path)
+            .field("entries", &self.footer.entries)
+            .finish()
+    }
+}
+
+fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<Bytes> {
+    let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER];
+    file.read_exact_at(&mut buf, handle.offset)?;
+    let (body, trailer) = buf.split_at(handle.size as usize);
+    let stored = u32::from_le_bytes(trailer.try_into().expect("4 bytes"));
+    let computed = crc(body);
+    if stored != computed {
+        return Err(Error::corruption(
+            &**path,
+            handle.offset,
+            format!("block checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),
+        ));
+    }
+    buf.truncate(handle.size as usize);
+    Ok(Bytes::from(buf))
+}
+
+impl TableReader {
+    /// Opens table `number` at `path` from its handle `file`.
+    pub fn open(
+        file: Box<dyn VfsFile>,
+        path: &Path,
+        number: u64,
+        cache: Arc<BlockCache>,
+    ) -> Result<Self> {
+        let path: Arc<Path> = Arc::from(path);
+        let len = file.len()?;
+        if len < FOOTER_LEN as u64 {
+            return Err(Error::corruption(
+                &*path,
+                0,
+                format!("table of {len} bytes has no footer"),
+            ));
+        }
+        let at = len - FOOTER_LEN as u64;
+        let mut buf = [0u8; FOOTER_LEN];
+        file.read_exact_at(&mut buf, at)?;
+        let footer = Footer::decode(&buf, &path, at)?;
+        for (what, h) in [("index", footer.index), ("filter", footer.filter)] {
+            if h.offset + u64::from(h.size) + BLOCK_TRAILER as u64 > at {
+                return Err(Error::corruption(
+                    &*path,
+                    at,
+                    format!("{what} block lies past the footer"),
+                ));
+            }
+        }
+        let index_bytes = read_checked(file.as_ref(), &path, footer.index)?;
+        let index = Block::decode(index_bytes, Arc::clone(&path), footer.index.offset)?;
+        let bloom = if footer.filter.size > 0 {
+            let bytes = read_checked(file.as_ref(), &path, footer.filter)?;
+            Some(Bloom::decode(Reader::new(
+                &bytes,
+                &path,
+                footer.filter.offset,
+            ))?)
+        } else {
+            None
+        };
+        Ok(TableReader {
+            file,
+            path,
+            number,
+            index,
+            bloom,
+            footer,
+            cache,
+        })
+    }
+
+    /// The table's file number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// Entries in the table.
+    pub fn entries(&self) -> u64 {
+        self.footer.entries
+    }
+
+    /// Bytes of the bloom filter (0 without one).
+    pub fn filter_size(&self) -> usize {
+        self.bloom.as_ref().map_or(0, Bloom::size)
+    }
+
+    /// The path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A data block, from the cache or from disk.
+    pub fn block(&self, handle: Handle) -> Result<Block> {
+        if let Some(block) = self.cache.get(self.number, handle.offset) {
+            return Ok(block);
+        }
+        let bytes = read_checked(self.file.as_ref(), &self.path, handle)?;
+        let block = Block::decode(bytes, Arc::clone(&self.path), handle.offset)?;
+        self.cache.insert(self.number, handle.offset, block.clone());
+        Ok(block)
+    }
+
+    fn handle_at(&self, index: &BlockIter) -> Result<Handle> {
+        let value = index.value_slice();
+        let mut r = Reader::new(value, &self.path, self.footer.index.offset);
+        let handle = Handle::decode(&mut r)?;
+        if handle.offset + u64::from(handle.size) > self.footer.index.offset {
+            return Err(r.corrupt("index points past the data blocks"));
+        }
+        Ok(handle)
+    }
+
+    /// The newest version of `user_key` with sequence number at most `seq`, if the table
+    /// holds one. `counters` learn what the bloom filter did.
+    pub fn get(
+        &self,
+        user_key: &[u8],
+        seq: u64,
+        counters: &FilterCounters,
+    ) -> Result<Option<Found>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(bloom) = &self.bloom {
+            counters.probes.fetch_add(1, Relaxed);
+            if !bloom.may_contain(bloom::hash(user_key)) {
+                counters.negatives.fetch_add(1, Relaxed);
+                return Ok(None);
+            }
+        }
+        let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
+        ikey::encode(&mut target, user_key, seq, Kind::Put);
+        let mut index = self.index.iter(ikey::cmp_encoded);
+        index.seek(&target)?;
+        let mut result = None;
+        if index.valid() {
+            let block = self.block(self.handle_at(&index)?)?;
+            let mut it = block.iter(ikey::cmp_encoded);
+            it.seek(&target)?;
+            if it.valid() {
+                let (key, _, kind) = ikey::decode(it.key())
+                    .ok_or_else(|| Error::corruption(&*self.path, 0, "undecodable internal key"))?;
+                if key == user_key {
+                    result = Some(match kind {
+                        Kind::Put => Found::Value(it.value()),
+                        Kind::Delete => Found::Deleted,
+                    });
+                }
+            }
+        }
+        if result.is_none() && self.bloom.is_some() {
+            counters.false_positives.fetch_add(1, Relaxed);
+        }
+        Ok(result)
+    }
+
+    /// A cursor over every entry.
+    pub fn iter(self: &Arc<Self>) -> TableIter {
+        TableIter {
+            table: Arc::clone(self),
+            index: self.index.iter(ikey::cmp_encoded),
+            data: None,
+        }
+    }
+}
+
+/// A two-level cursor: the index picks the block, the block iterator walks it.
+pub struct TableIter {
+    table: Arc<TableReader>,
+    index: BlockIter,
+    data: Option<BlockIter>,
+}
+
+impl TableIter {
+    /// Loads the block the index cursor points at (or clears it at the end).
+    fn load_block(&mut self) -> Result<()> {
+        self.data = if self.index.valid() {
+            let block = self.table.block(self.table.handle_at(&self.index)?)?;
+            Some(block.iter(ikey::cmp_encoded))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Skips empty blocks forward until an entry or the end.
+    fn skip_exhausted(&mut self) -> Result<()> {
+        while self.data.as_ref().is_some_and(|d| !d.valid()) {
+            self.index.advance()?;
+            self.load_block()?;
+            if let Some(d) = &mut self.data {
+                d.seek_to_first()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl InternalIterator for TableIter {
+    fn valid(&self) -> bool {
+        self.data.as_ref().is_some_and(BlockIter::valid)
+    }
+
+    fn key(&self) -> &[u8] {
+        self.data.as_ref().map_or(&[], |d| d.key())
+    }
+
+    fn value(&self) -> Bytes {
+        self.data.as_ref().map_or_else(Bytes::new, BlockIter::value)
+    }
+
+    fn next(&mut self) -> Result<()> {
+        if let Some(d) = &mut self.data {
+            d.advance()?;
+        }
+        self.skip_exhausted()
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.index.seek(target)?;
+        self.load_block()?;
+        if let Some(d) = &mut self.data {
+            d.seek(target)?;
+        }
+        self.skip_exhausted()
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.index.seek_to_first()?;
+        self.load_block()?;
+        if let Some(d) = &mut self.data {
+            d.seek_to_first()?;
+        }
+        self.skip_exhausted()
+    }
+}
