@@ -25,6 +25,7 @@ pub use range::KeyRange;
 pub use stats::Stats;
 
 use crate::error::{Error, Result};
+use crate::lsm::{Lsm, LsmOptions};
 use crate::mem::MemStore;
 use crate::vfs::{RealFs, Vfs};
 
@@ -159,6 +160,8 @@ pub struct Options {
     pub durability: Durability,
     /// The file system every file of the store goes through.
     pub vfs: Arc<dyn Vfs>,
+    /// Knobs of the LSM engine.
+    pub lsm: LsmOptions,
 }
 
 impl Options {
@@ -176,6 +179,7 @@ impl Default for Options {
         Options {
             durability: Durability::Sync,
             vfs: Arc::new(RealFs::new()),
+            lsm: LsmOptions::default(),
         }
     }
 }
@@ -187,16 +191,19 @@ pub enum EngineKind {
     /// [`MemStore`]: an ordered map in memory; the model of every test and the no-disk
     /// baseline of every comparison. Keeps nothing across a reopen.
     Mem,
+    /// [`Lsm`]: the log-structured merge tree.
+    Lsm,
 }
 
 impl EngineKind {
     /// Every engine in this build.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::Mem];
+    pub const ALL: &'static [EngineKind] = &[EngineKind::Mem, EngineKind::Lsm];
 
     /// The name `FromStr` takes and `Display` prints.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Mem => "mem",
+            EngineKind::Lsm => "lsm",
         }
     }
 
@@ -237,6 +244,7 @@ impl FromStr for EngineKind {
 pub fn open(kind: EngineKind, dir: &Path, options: Options) -> Result<Box<dyn KvStore>> {
     match kind {
         EngineKind::Mem => Ok(Box::new(Checked::new(MemStore::open(dir, options)?))),
+        EngineKind::Lsm => Ok(Box::new(Checked::new(Lsm::open(dir, options)?))),
     }
 }
 

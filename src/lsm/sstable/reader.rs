@@ -16,13 +16,22 @@ use crate::lsm::ikey::{self, Kind};
 use crate::lsm::iter::InternalIterator;
 use crate::vfs::VfsFile;
 
-/// What a table says about a key.
+/// What a table says about a key: the newest visible version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
-    /// The newest visible version is a value.
-    Value(Bytes),
-    /// The newest visible version is a deletion.
-    Deleted,
+    /// A value, written at this sequence number.
+    Value(u64, Bytes),
+    /// A deletion, at this sequence number.
+    Deleted(u64),
+}
+
+impl Found {
+    /// The version's sequence number.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Found::Value(s, _) | Found::Deleted(s) => *s,
+        }
+    }
 }
 
 /// Counters of filter use, kept by the engine.
@@ -193,12 +202,12 @@ impl TableReader {
             let mut it = block.iter(ikey::cmp_encoded);
             it.seek(&target)?;
             if it.valid() {
-                let (key, _, kind) = ikey::decode(it.key())
+                let (key, found_seq, kind) = ikey::decode(it.key())
                     .ok_or_else(|| Error::corruption(&*self.path, 0, "undecodable internal key"))?;
                 if key == user_key {
                     result = Some(match kind {
-                        Kind::Put => Found::Value(it.value()),
-                        Kind::Delete => Found::Deleted,
+                        Kind::Put => Found::Value(found_seq, it.value()),
+                        Kind::Delete => Found::Deleted(found_seq),
                     });
                 }
             }

@@ -51,12 +51,12 @@ fn gets_see_versions_and_deletions() {
     let c = FilterCounters::default();
     assert_eq!(
         t.get(&ukey(4), 100, &c).unwrap(),
-        Some(Found::Value("value-4".into()))
+        Some(Found::Value(10, "value-4".into()))
     );
-    assert_eq!(t.get(&ukey(6), 100, &c).unwrap(), Some(Found::Deleted));
+    assert_eq!(t.get(&ukey(6), 100, &c).unwrap(), Some(Found::Deleted(20)));
     assert_eq!(
         t.get(&ukey(6), 15, &c).unwrap(),
-        Some(Found::Value("value-6".into())),
+        Some(Found::Value(10, "value-6".into())),
         "older snapshot"
     );
     assert_eq!(t.get(&ukey(6), 5, &c).unwrap(), None, "before any version");

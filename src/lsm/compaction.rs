@@ -1,0 +1,230 @@
+//! Compaction: choosing which tables to merge, and merging them.
+//!
+//! **Leveled** (the default): level 0 holds flushed memtables; when it has `l0_trigger`
+//! tables they are all merged with the level-1 tables they overlap. Level n ≥ 1 has a
+//! target size, `base_level_size · size_ratio^(n-1)`; the level furthest over its target
+//! gives up one table (round robin through the key space), merged with the tables it
+//! overlaps one level down. Write amplification ≈ size ratio per level; space
+//! amplification ≈ 1 + 1/size ratio.
+//!
+//! **Tiered** (size-tiered, "universal"): every table is a sorted run in level 0. When
+//! there are `l0_trigger` runs, the newest runs of similar size (each no larger than the
+//! sum of the newer ones times `size_ratio`) are merged into one. Lower write
+//! amplification, higher space and read amplification.
+//!
+//! Merging keeps only the newest version of each key (open scans read the old tables they
+//! pinned, so nothing they need is lost) and drops a deletion only when no older data for
+//! its key can remain below the output.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::LsmOptions;
+use super::iter::{InternalIterator, MergeIter};
+use super::sstable::builder::TableBuilder;
+use super::version::{LEVELS, TableFile, TableMeta, Version, table_path};
+use super::{CompactionStyle, ikey};
+use crate::error::Result;
+use crate::vfs::Vfs;
+
+/// What to merge and where the output goes.
+#[derive(Debug)]
+pub struct Plan {
+    /// Tables read, with their level.
+    pub inputs: Vec<(usize, Arc<TableFile>)>,
+    /// Level the output goes to.
+    pub output_level: usize,
+    /// Whether no older data can lie below the output for these keys: deletions may go.
+    pub bottommost: bool,
+}
+
+fn target_size(opts: &LsmOptions, level: usize) -> u64 {
+    opts.base_level_size.saturating_mul(
+        opts.size_ratio
+            .saturating_pow(level.saturating_sub(1) as u32),
+    )
+}
+
+/// The user-key range covered by `tables`.
+fn key_range(tables: &[Arc<TableFile>]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let lo = tables.iter().map(|t| t.meta.smallest_user()).min()?;
+    let hi = tables.iter().map(|t| t.meta.largest_user()).max()?;
+    Some((lo.to_vec(), hi.to_vec()))
+}
+
+/// Picks the next compaction, if any is due. `pointers` remembers, per level, where the
+/// last leveled compaction ended (round robin).
+pub fn pick(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Plan> {
+    match opts.compaction {
+        CompactionStyle::Leveled => pick_leveled(version, opts, pointers),
+        CompactionStyle::Tiered => pick_tiered(version, opts),
+    }
+}
+
+fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Plan> {
+    // Score each level: L0 by table count, the others by size against target.
+    let mut best: Option<(f64, usize)> = None;
+    let l0 = version.levels[0].len() as f64 / opts.l0_trigger.max(1) as f64;
+    if l0 >= 1.0 {
+        best = Some((l0, 0));
+    }
+    for level in 1..LEVELS - 1 {
+        let score = version.level_size(level) as f64 / target_size(opts, level) as f64;
+        if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, level));
+        }
+    }
+    let (_, level) = best?;
+    let upper: Vec<Arc<TableFile>> = if level == 0 {
+        version.levels[0].clone()
+    } else {
+        // The first table after the pointer, wrapping around.
+        let tables = &version.levels[level];
+        let pointer = &pointers[level];
+        let chosen = tables
+            .iter()
+            .find(|t| t.meta.largest_user() > pointer.as_slice())
+            .or_else(|| tables.first())?;
+        pointers[level] = chosen.meta.largest_user().to_vec();
+        vec![Arc::clone(chosen)]
+    };
+    let (lo, hi) = key_range(&upper)?;
+    let output_level = level + 1;
+    let lower = version.overlapping(output_level, &lo, &hi);
+    let bottommost =
+        (output_level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+    let mut inputs: Vec<(usize, Arc<TableFile>)> = upper.into_iter().map(|t| (level, t)).collect();
+    inputs.extend(lower.into_iter().map(|t| (output_level, t)));
+    Some(Plan {
+        inputs,
+        output_level,
+        bottommost,
+    })
+}
+
+fn pick_tiered(version: &Version, opts: &LsmOptions) -> Option<Plan> {
+    let runs = &version.levels[0];
+    if runs.len() < opts.l0_trigger.max(2) {
+        return None;
+    }
+    // Runs newest first by file number; gather newest runs while the next is not much
+    // larger than what is gathered so far.
+    let mut by_age: Vec<&Arc<TableFile>> = runs.iter().collect();
+    by_age.sort_by_key(|t| std::cmp::Reverse(t.meta.number));
+    let mut take = 1;
+    let mut sum = by_age[0].meta.size;
+    while take < by_age.len() && by_age[take].meta.size <= sum.saturating_mul(opts.size_ratio) {
+        sum += by_age[take].meta.size;
+        take += 1;
+    }
+    let take = take.max(opts.l0_trigger.max(2)).min(by_age.len());
+    Some(Plan {
+        inputs: by_age[..take].iter().map(|t| (0, Arc::clone(t))).collect(),
+        output_level: 0,
+        bottommost: take == by_age.len(),
+    })
+}
+
+/// A table written by a compaction or flush.
+#[derive(Debug)]
+pub struct Output {
+    /// What the manifest records.
+    pub meta: TableMeta,
+}
+
+/// Writes the entries of `source` (in internal-key order) to new tables of about
+/// `target_size` bytes each, keeping the newest version of each key and, if
+/// `drop_deletions`, no deletions. `next_number` hands out file numbers.
+pub fn write_tables(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LsmOptions,
+    source: &mut dyn InternalIterator,
+    drop_deletions: bool,
+    target_size: u64,
+    mut next_number: impl FnMut() -> u64,
+) -> Result<Vec<Output>> {
+    let mut outputs = Vec::new();
+    let mut builder: Option<(u64, TableBuilder)> = None;
+    let mut last_user: Option<Vec<u8>> = None;
+    while source.valid() {
+        let key = source.key();
+        let (user, _, kind) = ikey::decode(key).ok_or_else(|| {
+            crate::Error::corruption(dir, 0, "undecodable internal key during compaction")
+        })?;
+        let newest = last_user.as_deref() != Some(user);
+        if newest {
+            last_user = Some(user.to_vec());
+            // Start a new table at a key boundary once this one is big enough.
+            if builder
+                .as_ref()
+                .is_some_and(|(_, b)| b.size() >= target_size)
+            {
+                let (number, b) = builder.take().expect("checked");
+                outputs.push(finish(number, b)?);
+            }
+            if !(drop_deletions && kind == ikey::Kind::Delete) {
+                if builder.is_none() {
+                    let number = next_number();
+                    let b = TableBuilder::create(
+                        vfs,
+                        &table_path(dir, number),
+                        opts.block_size,
+                        opts.bloom_bits,
+                        opts.restart_interval,
+                    )?;
+                    builder = Some((number, b));
+                }
+                let (_, b) = builder.as_mut().expect("created above");
+                b.add(key, &source.value())?;
+            }
+        }
+        source.next()?;
+    }
+    if let Some((number, b)) = builder {
+        outputs.push(finish(number, b)?);
+    }
+    Ok(outputs)
+}
+
+fn finish(number: u64, builder: TableBuilder) -> Result<Output> {
+    let summary = builder.finish()?;
+    Ok(Output {
+        meta: TableMeta {
+            number,
+            size: summary.size,
+            smallest: summary.smallest,
+            largest: summary.largest,
+        },
+    })
+}
+
+/// Runs `plan`: merges its inputs into new tables.
+pub fn run(
+    plan: &Plan,
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LsmOptions,
+    next_number: impl FnMut() -> u64,
+) -> Result<Vec<Output>> {
+    let children: Vec<Box<dyn InternalIterator>> = plan
+        .inputs
+        .iter()
+        .map(|(_, t)| Box::new(t.reader.iter()) as Box<dyn InternalIterator>)
+        .collect();
+    let mut merged = MergeIter::new(children);
+    merged.seek_to_first()?;
+    let target = match opts.compaction {
+        CompactionStyle::Leveled => opts.target_file_size,
+        CompactionStyle::Tiered => u64::MAX,
+    };
+    write_tables(
+        vfs,
+        dir,
+        opts,
+        &mut merged,
+        plan.bottommost,
+        target,
+        next_number,
+    )
+}

@@ -1,0 +1,1113 @@
+//! The LSM engine: write path with group commit, reads across memtables and levels,
+//! background flush and compaction, and recovery.
+//!
+//! # Files in the store directory
+//!
+//! ```text
+//! KVLAB              identity file (engine "lsm")
+//! CURRENT            the name of the live manifest, installed atomically
+//! MANIFEST-NNNNNN    log of version edits (wal.rs framing, version.rs payload)
+//! NNNNNN.log         write-ahead log of one memtable (wal.rs framing, batch payload)
+//! NNNNNN.sst         a table (sstable/)
+//! ```
+//!
+//! # A write
+//!
+//! Writers queue up; the first in the queue becomes the leader, takes every batch queued
+//! behind it, gives them consecutive sequence numbers, appends one record per batch to
+//! the WAL in one write, syncs once (with `Durability::Sync`), inserts the entries into
+//! the memtable, publishes the last sequence number, and wakes the others: concurrent
+//! writers share one fdatasync. A failed append or sync poisons the store: nothing after
+//! the last good sync may be durable, so it refuses writes until reopened.
+//!
+//! # A read
+//!
+//! A read takes a snapshot (the published sequence number, the memtable, the immutable
+//! memtable being flushed, and the current version) and looks in that order; level 0
+//! tables may overlap, so all are asked and the newest version wins; below, at most one
+//! table per level holds the key.
+//!
+//! WAL record payload: `first_seq u64 | count u32 | entries`, each entry
+//! `kind u8 | key_len varint | key | (value_len varint | value)` (no value for a delete).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+
+use super::cache::BlockCache;
+use super::coding::{Reader, put_varint};
+use super::compaction::{self, Plan};
+use super::ikey::{self, Kind, MAX_SEQ};
+use super::iter::{InternalIterator, MergeIter};
+use super::level_iter::LevelIter;
+use super::memtable::{MemValue, Memtable};
+use super::sstable::reader::{FilterCounters, Found};
+use super::version::{LEVELS, TableFile, TableMeta, Version, VersionEdit};
+use super::wal::{self, LogWriter};
+use super::{CompactionStyle, LsmOptions};
+use crate::error::{Error, Result};
+use crate::identity::{self, StoreDir};
+use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::vfs::{self, Counted, FileKind, Vfs};
+
+/// The on-disk format version of the LSM engine's files.
+pub const FORMAT: u32 = 1;
+const CURRENT: &str = "CURRENT";
+
+fn wal_path(dir: &Path, number: u64) -> PathBuf {
+    dir.join(format!("{number:06}.log"))
+}
+
+fn manifest_name(number: u64) -> String {
+    format!("MANIFEST-{number:06}")
+}
+
+/// The number in a file name of this engine, and what kind of file it is.
+fn parse_name(name: &str) -> Option<(u64, &'static str)> {
+    if let Some(n) = name.strip_suffix(".log") {
+        return n.parse().ok().map(|n| (n, "log"));
+    }
+    if let Some(n) = name.strip_suffix(".sst") {
+        return n.parse().ok().map(|n| (n, "sst"));
+    }
+    name.strip_prefix("MANIFEST-")
+        .and_then(|n| n.parse().ok())
+        .map(|n| (n, "manifest"))
+}
+
+/// Counters kept beside the Vfs counters.
+#[derive(Debug, Default)]
+struct Counters {
+    flushes: AtomicU64,
+    flush_bytes: AtomicU64,
+    compactions: AtomicU64,
+    compaction_bytes_read: AtomicU64,
+    compaction_bytes_written: AtomicU64,
+    stalls: AtomicU64,
+    stall_micros: AtomicU64,
+    group_commits: AtomicU64,
+}
+
+/// What the background thread and the write leader share.
+struct State {
+    mem: Arc<Memtable>,
+    imm: Option<Arc<Memtable>>,
+    version: Arc<Version>,
+    wal_number: u64,
+    imm_wal_number: Option<u64>,
+    next_file: u64,
+    /// Set when background work failed; writes are refused from then on.
+    bg_error: Option<String>,
+    bg_busy: bool,
+    shutting_down: bool,
+    pointers: Vec<Vec<u8>>,
+}
+
+/// The commit queue: tickets in arrival order; the front one leads.
+#[derive(Default)]
+struct CommitQueue {
+    next_ticket: u64,
+    queue: std::collections::VecDeque<(u64, Vec<u8>, u32)>,
+    leader_active: bool,
+    done: std::collections::HashMap<u64, std::result::Result<(), String>>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    vfs: Arc<Counted>,
+    opts: LsmOptions,
+    durability: Durability,
+    cache: Arc<BlockCache>,
+    state: Mutex<State>,
+    /// Signals state changes to the background thread and to stalled writers.
+    bg_cv: Condvar,
+    wal: Mutex<LogWriter>,
+    manifest: Mutex<LogWriter>,
+    last_seq: AtomicU64,
+    commit: Mutex<CommitQueue>,
+    commit_cv: Condvar,
+    /// Held by whoever flushes or compacts: one version change is planned and installed
+    /// at a time, so two compactions never take the same tables.
+    work: Mutex<()>,
+    /// Set when a WAL append or sync failed.
+    poisoned: Mutex<Option<String>>,
+    filter: FilterCounters,
+    counters: Counters,
+    _lock: StoreDir,
+}
+
+/// The LSM tree engine.
+pub struct Lsm {
+    inner: Arc<Inner>,
+    background: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Lsm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lsm").field("dir", &self.inner.dir).finish()
+    }
+}
+
+/// Encodes a batch's entries for the WAL (without the sequence header).
+fn encode_entries(batch: &WriteBatch) -> Vec<u8> {
+    let mut out = Vec::with_capacity(batch.user_bytes() as usize + 6 * batch.len());
+    for op in batch.iter() {
+        match op {
+            BatchOp::Put { key, value } => {
+                out.push(Kind::Put as u8);
+                put_varint(&mut out, key.len() as u64);
+                out.extend_from_slice(key);
+                put_varint(&mut out, value.len() as u64);
+                out.extend_from_slice(value);
+            }
+            BatchOp::Delete { key } => {
+                out.push(Kind::Delete as u8);
+                put_varint(&mut out, key.len() as u64);
+                out.extend_from_slice(key);
+            }
+        }
+    }
+    out
+}
+
+/// Inserts the `count` entries of `entries` into `mem` with sequence numbers from `first`.
+fn apply_entries(
+    mem: &Memtable,
+    entries: &[u8],
+    first: u64,
+    count: u32,
+    path: &Path,
+    at: u64,
+) -> Result<u64> {
+    let mut r = Reader::new(entries, path, at);
+    for i in 0..u64::from(count) {
+        let kind = Kind::from_u8(r.u8()?).ok_or_else(|| r.corrupt("unknown entry kind"))?;
+        let klen = r.len(crate::MAX_KEY_LEN)?;
+        let key = Bytes::copy_from_slice(r.bytes(klen)?);
+        let value = match kind {
+            Kind::Put => {
+                let vlen = r.len(crate::MAX_VALUE_LEN)?;
+                MemValue::Put(Bytes::copy_from_slice(r.bytes(vlen)?))
+            }
+            Kind::Delete => MemValue::Delete,
+        };
+        mem.insert(key, first + i, value);
+    }
+    if r.remaining() != 0 {
+        return Err(r.corrupt("bytes left after the batch's entries"));
+    }
+    Ok(first + u64::from(count).saturating_sub(1))
+}
+
+impl Lsm {
+    /// Opens or creates the store in `dir`.
+    pub fn open(dir: &Path, options: Options) -> Result<Lsm> {
+        options.lsm.validate()?;
+        let vfs = Arc::new(Counted::new(options.vfs.clone()));
+        let lock = identity::claim(vfs.as_ref(), dir, "lsm", FORMAT)?;
+        let cache = Arc::new(BlockCache::new(options.lsm.block_cache));
+        let recovered = recover(&vfs, dir, &options.lsm, &cache)?;
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            vfs: Arc::clone(&vfs),
+            opts: options.lsm.clone(),
+            durability: options.durability,
+            cache,
+            state: Mutex::new(State {
+                mem: Arc::new(Memtable::new()),
+                imm: None,
+                version: Arc::new(recovered.version),
+                wal_number: recovered.wal_number,
+                imm_wal_number: None,
+                next_file: recovered.next_file,
+                bg_error: None,
+                bg_busy: false,
+                shutting_down: false,
+                pointers: vec![Vec::new(); LEVELS],
+            }),
+            bg_cv: Condvar::new(),
+            wal: Mutex::new(recovered.wal),
+            manifest: Mutex::new(recovered.manifest),
+            last_seq: AtomicU64::new(recovered.last_seq),
+            commit: Mutex::new(CommitQueue::default()),
+            commit_cv: Condvar::new(),
+            work: Mutex::new(()),
+            poisoned: Mutex::new(None),
+            filter: FilterCounters::default(),
+            counters: Counters::default(),
+            _lock: lock,
+        });
+        let worker = Arc::clone(&inner);
+        let background = std::thread::Builder::new()
+            .name("kvlab-lsm".into())
+            .spawn(move || worker.background())
+            .map_err(|e| Error::io("spawn", dir, e))?;
+        // Work may be due right away (a recovered L0 past its trigger).
+        inner.bg_cv.notify_all();
+        Ok(Lsm {
+            inner,
+            background: Some(background),
+        })
+    }
+
+    /// Merges every table that overlaps `[lo, hi]` down the levels, and waits until done.
+    pub fn compact_range(&self, lo: &[u8], hi: &[u8]) -> Result<()> {
+        self.inner.force_flush()?;
+        self.inner.wait_idle()?;
+        let _work = self.inner.work.lock();
+        for level in 0..LEVELS - 1 {
+            let plan = {
+                let st = self.inner.state.lock();
+                let upper: Vec<Arc<TableFile>> = if level == 0 {
+                    st.version.levels[0]
+                        .iter()
+                        .filter(|t| t.meta.overlaps(lo, hi))
+                        .cloned()
+                        .collect()
+                } else {
+                    st.version.overlapping(level, lo, hi)
+                };
+                if upper.is_empty() {
+                    continue;
+                }
+                let output_level = match self.inner.opts.compaction {
+                    CompactionStyle::Leveled => level + 1,
+                    CompactionStyle::Tiered => 0,
+                };
+                let mut inputs: Vec<(usize, Arc<TableFile>)> =
+                    upper.iter().map(|t| (level, Arc::clone(t))).collect();
+                if output_level > level {
+                    for t in st.version.overlapping(output_level, lo, hi) {
+                        inputs.push((output_level, t));
+                    }
+                }
+                let bottommost = (output_level + 1..LEVELS)
+                    .all(|l| st.version.levels[l].is_empty())
+                    && (output_level > 0 || inputs.len() == st.version.levels[0].len());
+                Plan {
+                    inputs,
+                    output_level,
+                    bottommost,
+                }
+            };
+            self.inner.run_compaction(&plan)?;
+            if self.inner.opts.compaction == CompactionStyle::Tiered {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tables per level, for tests and `kvlab inspect`.
+    pub fn level_tables(&self) -> Vec<Vec<TableMeta>> {
+        let st = self.inner.state.lock();
+        st.version
+            .levels
+            .iter()
+            .map(|l| l.iter().map(|t| t.meta.clone()).collect())
+            .collect()
+    }
+}
+
+/// What recovery hands to the open store.
+struct Recovered {
+    version: Version,
+    wal: LogWriter,
+    wal_number: u64,
+    manifest: LogWriter,
+    next_file: u64,
+    last_seq: u64,
+}
+
+fn read_current(vfs: &dyn Vfs, dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(CURRENT);
+    if !vfs.exists(&path)? {
+        return Ok(None);
+    }
+    let text = vfs.open(&path, FileKind::Manifest)?.read_all()?;
+    let name = std::str::from_utf8(&text)
+        .ok()
+        .map(str::trim)
+        .filter(|n| parse_name(n).is_some_and(|(_, kind)| kind == "manifest"))
+        .ok_or_else(|| Error::corruption(&path, 0, "CURRENT does not name a manifest"))?;
+    Ok(Some(name.to_string()))
+}
+
+/// Rebuilds the tree from the manifest and the WALs, flushes what the WALs held into a
+/// level-0 table, starts a new WAL and a new manifest, and removes what is obsolete.
+/// Every step leaves the previous state recoverable until CURRENT names the new manifest.
+fn recover(
+    vfs: &Arc<Counted>,
+    dir: &Path,
+    opts: &LsmOptions,
+    cache: &Arc<BlockCache>,
+) -> Result<Recovered> {
+    let names = vfs.list(dir)?;
+    let mut max_number = 0;
+    for name in &names {
+        if let Some((n, _)) = parse_name(name) {
+            max_number = max_number.max(n);
+        }
+    }
+    let shared: Arc<dyn Vfs> = vfs.clone();
+    let open_table = |meta: &TableMeta| -> Result<Arc<TableFile>> {
+        Ok(Arc::new(TableFile::open(
+            Arc::clone(&shared),
+            dir,
+            meta.clone(),
+            Arc::clone(cache),
+        )?))
+    };
+
+    // Replay the edits on table descriptions only: a table added and later compacted
+    // away no longer exists, so nothing is opened until the final set is known.
+    let mut metas: Vec<Vec<TableMeta>> = vec![Vec::new(); LEVELS];
+    let mut log_number = 0;
+    let mut next_file = 1;
+    let mut last_seq = 0;
+    let old_manifest = read_current(vfs.as_ref(), dir)?;
+    match &old_manifest {
+        Some(name) => {
+            let path = dir.join(name);
+            let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
+            let contents = wal::read_records(&bytes, &path)?;
+            for record in contents.records {
+                let edit = VersionEdit::decode(Reader::new(
+                    &bytes[record.clone()],
+                    &path,
+                    record.start as u64,
+                ))?;
+                log_number = edit.log_number.unwrap_or(log_number);
+                next_file = edit.next_file.unwrap_or(next_file);
+                last_seq = edit.last_seq.unwrap_or(last_seq);
+                for &(level, number) in &edit.removed {
+                    metas[level].retain(|t| t.number != number);
+                }
+                for (level, meta) in &edit.added {
+                    metas[*level].push(meta.clone());
+                }
+            }
+        }
+        None => {
+            // No CURRENT: a store whose creation a crash interrupted, or a damaged one.
+            if names.iter().any(|n| n.ends_with(".sst")) {
+                return Err(Error::corruption(
+                    dir.join(CURRENT),
+                    0,
+                    "CURRENT is missing but tables exist",
+                ));
+            }
+        }
+    }
+    next_file = next_file.max(max_number + 1);
+
+    // Replay the WALs the manifest has not seen flushed, oldest first.
+    let mut wals: Vec<u64> = names
+        .iter()
+        .filter_map(|n| parse_name(n))
+        .filter(|&(n, kind)| kind == "log" && n >= log_number)
+        .map(|(n, _)| n)
+        .collect();
+    wals.sort_unstable();
+    let mem = Memtable::new();
+    for &number in &wals {
+        let path = wal_path(dir, number);
+        let bytes = vfs.open(&path, FileKind::Wal)?.read_all()?;
+        let contents = wal::read_records(&bytes, &path)?;
+        for record in contents.records {
+            let mut r = Reader::new(&bytes[record.clone()], &path, record.start as u64);
+            let first = r.u64()?;
+            let count = r.u32()?;
+            if first == 0 || first > MAX_SEQ {
+                return Err(r.corrupt(format!("WAL record with first sequence {first}")));
+            }
+            let entries = &bytes[record.start + 12..record.end];
+            let last = apply_entries(&mem, entries, first, count, &path, record.start as u64 + 12)?;
+            last_seq = last_seq.max(last);
+        }
+    }
+
+    let mut alloc = || {
+        let n = next_file;
+        next_file += 1;
+        n
+    };
+    let mut edit = VersionEdit {
+        added: metas
+            .into_iter()
+            .enumerate()
+            .flat_map(|(level, tables)| tables.into_iter().map(move |t| (level, t)))
+            .collect(),
+        ..VersionEdit::default()
+    };
+    if !mem.is_empty() {
+        let mem = Arc::new(mem);
+        let mut it = mem.iter();
+        it.seek_to_first()?;
+        let outputs = compaction::write_tables(
+            vfs.as_ref(),
+            dir,
+            opts,
+            &mut it,
+            false,
+            u64::MAX,
+            &mut alloc,
+        )?;
+        for out in outputs {
+            edit.added.push((0, out.meta));
+        }
+    }
+    let wal_number = alloc();
+    let manifest_number = alloc();
+    let version = Version::empty().apply(&edit, &open_table)?;
+
+    // The new WAL, then the new manifest holding the whole version, then CURRENT.
+    let wal_file = vfs.create(&wal_path(dir, wal_number), FileKind::Wal)?;
+    let snapshot = VersionEdit {
+        log_number: Some(wal_number),
+        next_file: Some(next_file),
+        last_seq: Some(last_seq),
+        added: version
+            .levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, ts)| ts.iter().map(move |t| (l, t.meta.clone())))
+            .collect(),
+        removed: Vec::new(),
+    };
+    let mut record = Vec::new();
+    wal::encode_record(&mut record, &snapshot.encode(), 0)?;
+    let manifest_file = vfs.create(
+        &dir.join(manifest_name(manifest_number)),
+        FileKind::Manifest,
+    )?;
+    manifest_file.append(&record)?;
+    manifest_file.sync()?;
+    vfs.sync_dir(dir)?;
+    vfs::write_file_atomic(
+        vfs.as_ref(),
+        &dir.join(CURRENT),
+        FileKind::Manifest,
+        format!("{}\n", manifest_name(manifest_number)).as_bytes(),
+    )?;
+
+    // Now the old WALs, manifest and any table no version names are garbage.
+    let live: std::collections::HashSet<u64> = version.numbers().collect();
+    for name in vfs.list(dir)? {
+        let obsolete = match parse_name(&name) {
+            Some((n, "log")) => n != wal_number,
+            Some((n, "manifest")) => n != manifest_number,
+            Some((n, _)) => !live.contains(&n),
+            None => name == format!("{CURRENT}.tmp"),
+        };
+        if obsolete {
+            vfs.remove(&dir.join(&name))?;
+        }
+    }
+    vfs.sync_dir(dir)?;
+
+    let manifest_len = record.len() as u64;
+    Ok(Recovered {
+        version,
+        wal: LogWriter::new(wal_file, 0),
+        wal_number,
+        manifest: LogWriter::new(manifest_file, manifest_len),
+        next_file,
+        last_seq,
+    })
+}
+
+impl Inner {
+    fn check_writable(&self) -> Result<()> {
+        if let Some(reason) = self.poisoned.lock().as_ref() {
+            return Err(Error::Poisoned(reason.clone()));
+        }
+        Ok(())
+    }
+
+    fn poison(&self, e: &Error) {
+        self.poisoned.lock().get_or_insert_with(|| e.to_string());
+    }
+
+    /// The write path: queue, and lead a group commit when first in line.
+    fn write(&self, batch: &WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.check_writable()?;
+        let entries = encode_entries(batch);
+        let count = u32::try_from(batch.len())
+            .map_err(|_| Error::invalid("batch of 2^32 entries or more"))?;
+        let mut q = self.commit.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.queue.push_back((ticket, entries, count));
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result.map_err(Error::Poisoned);
+            }
+            if !q.leader_active && q.queue.front().is_some_and(|(t, _, _)| *t == ticket) {
+                break;
+            }
+            self.commit_cv.wait(&mut q);
+        }
+        q.leader_active = true;
+        let mut group = Vec::new();
+        let mut bytes = 0;
+        while let Some(front) = q.queue.front() {
+            if !group.is_empty() && bytes + front.1.len() > self.opts.max_group_bytes {
+                break;
+            }
+            bytes += front.1.len();
+            group.extend(q.queue.pop_front());
+        }
+        drop(q);
+        let result = self.commit_group(&group);
+        let mut q = self.commit.lock();
+        q.leader_active = false;
+        for (t, _, _) in &group[1..] {
+            q.done
+                .insert(*t, result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        }
+        drop(q);
+        self.commit_cv.notify_all();
+        result
+    }
+
+    /// Makes the group durable and visible. Called by the leader only.
+    fn commit_group(&self, group: &[(u64, Vec<u8>, u32)]) -> Result<()> {
+        let mem = self.make_room(false)?;
+        let first = self.last_seq.load(Ordering::Acquire) + 1;
+        let mut wal = self.wal.lock();
+        let mut records = Vec::new();
+        let mut seq = first;
+        for (_, entries, count) in group {
+            let mut payload = Vec::with_capacity(12 + entries.len());
+            payload.extend_from_slice(&seq.to_le_bytes());
+            payload.extend_from_slice(&count.to_le_bytes());
+            payload.extend_from_slice(entries);
+            wal::encode_record(&mut records, &payload, wal.synced())?;
+            seq += u64::from(*count);
+        }
+        let io = wal.append(&records).and_then(|()| {
+            if self.durability == Durability::Sync {
+                wal.sync()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = io {
+            self.poison(&e);
+            return Err(e);
+        }
+        drop(wal);
+        let mut seq = first;
+        for (_, entries, count) in group {
+            apply_entries(&mem, entries, seq, *count, &self.dir, 0)?;
+            seq += u64::from(*count);
+        }
+        self.last_seq.store(seq - 1, Ordering::Release);
+        if group.len() > 1 {
+            self.counters.group_commits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Returns the memtable to write into, switching to a new one (and a new WAL) when
+    /// the current one is full, and stalling while the tree is too far behind.
+    fn make_room(&self, force: bool) -> Result<Arc<Memtable>> {
+        let mut st = self.state.lock();
+        let mut slowed = false;
+        loop {
+            if let Some(e) = &st.bg_error {
+                return Err(Error::Poisoned(e.clone()));
+            }
+            let l0 = st.version.levels[0].len();
+            let leveled = self.opts.compaction == CompactionStyle::Leveled;
+            if leveled && l0 >= self.opts.l0_slowdown && !slowed && !force {
+                // Give compaction a millisecond before going on.
+                slowed = true;
+                let start = Instant::now();
+                drop(st);
+                std::thread::sleep(Duration::from_millis(1));
+                self.note_stall(start);
+                st = self.state.lock();
+                continue;
+            }
+            let full = st.mem.size() >= self.opts.memtable_size || (force && !st.mem.is_empty());
+            let stop = leveled && l0 >= self.opts.l0_stop;
+            if !full && !stop {
+                return Ok(Arc::clone(&st.mem));
+            }
+            if st.imm.is_some() || stop {
+                let start = Instant::now();
+                self.bg_cv.notify_all();
+                self.bg_cv.wait_for(&mut st, Duration::from_millis(100));
+                self.note_stall(start);
+                continue;
+            }
+            // Switch: a new WAL for a new memtable; the old pair goes to be flushed.
+            let number = st.next_file;
+            st.next_file += 1;
+            let file = self
+                .vfs
+                .create(&wal_path(&self.dir, number), FileKind::Wal)?;
+            self.vfs.sync_dir(&self.dir)?;
+            let mut wal = self.wal.lock();
+            if self.durability == Durability::Buffered {
+                // What was written to the old WAL must not stay unsynced forever.
+                wal.sync()?;
+            }
+            *wal = LogWriter::new(file, 0);
+            drop(wal);
+            let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new()));
+            st.imm = Some(old);
+            st.imm_wal_number = Some(st.wal_number);
+            st.wal_number = number;
+            self.bg_cv.notify_all();
+            return Ok(Arc::clone(&st.mem));
+        }
+    }
+
+    fn note_stall(&self, start: Instant) {
+        self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .stall_micros
+            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Switches the memtable now (as a writer would when it is full), if it holds data.
+    fn force_flush(&self) -> Result<()> {
+        // Take the commit leadership so no group is being written meanwhile.
+        let mut q = self.commit.lock();
+        while q.leader_active {
+            self.commit_cv.wait(&mut q);
+        }
+        q.leader_active = true;
+        drop(q);
+        let result = self.make_room(true).map(|_| ());
+        self.commit.lock().leader_active = false;
+        self.commit_cv.notify_all();
+        result
+    }
+
+    /// Waits until nothing is being flushed and no compaction is due.
+    fn wait_idle(&self) -> Result<()> {
+        let mut st = self.state.lock();
+        loop {
+            if let Some(e) = &st.bg_error {
+                return Err(Error::Poisoned(e.clone()));
+            }
+            let mut pointers = st.pointers.clone();
+            let due = compaction::pick(&st.version, &self.opts, &mut pointers).is_some();
+            if st.imm.is_none() && !st.bg_busy && !due {
+                return Ok(());
+            }
+            self.bg_cv.notify_all();
+            self.bg_cv.wait_for(&mut st, Duration::from_millis(50));
+        }
+    }
+
+    fn alloc_number(&self) -> u64 {
+        let mut st = self.state.lock();
+        let n = st.next_file;
+        st.next_file += 1;
+        n
+    }
+
+    /// Logs `edit` to the manifest (durably) and installs the version it makes.
+    fn log_and_apply(&self, mut edit: VersionEdit, obsolete: &[Arc<TableFile>]) -> Result<()> {
+        let base = Arc::clone(&self.state.lock().version);
+        let shared: Arc<dyn Vfs> = self.vfs.clone();
+        let next = base.apply(&edit, |meta| {
+            Ok(Arc::new(TableFile::open(
+                Arc::clone(&shared),
+                &self.dir,
+                meta.clone(),
+                Arc::clone(&self.cache),
+            )?))
+        })?;
+        if !edit.added.is_empty() {
+            // The new tables' names must be durable before the manifest names them.
+            self.vfs.sync_dir(&self.dir)?;
+        }
+        {
+            let mut manifest = self.manifest.lock();
+            edit.next_file = Some(self.state.lock().next_file);
+            edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+            let mut record = Vec::new();
+            wal::encode_record(&mut record, &edit.encode(), manifest.synced())?;
+            manifest.append(&record)?;
+            manifest.sync()?;
+        }
+        let mut st = self.state.lock();
+        st.version = Arc::new(next);
+        drop(st);
+        for t in obsolete {
+            t.mark_obsolete();
+        }
+        Ok(())
+    }
+
+    fn flush(&self, imm: Arc<Memtable>, imm_wal: u64, new_log: u64) -> Result<()> {
+        let mut it = imm.iter();
+        it.seek_to_first()?;
+        let outputs = compaction::write_tables(
+            self.vfs.as_ref(),
+            &self.dir,
+            &self.opts,
+            &mut it,
+            false,
+            u64::MAX,
+            || self.alloc_number(),
+        )?;
+        let mut edit = VersionEdit {
+            log_number: Some(new_log),
+            ..VersionEdit::default()
+        };
+        for out in outputs {
+            self.counters
+                .flush_bytes
+                .fetch_add(out.meta.size, Ordering::Relaxed);
+            edit.added.push((0, out.meta));
+        }
+        self.log_and_apply(edit, &[])?;
+        {
+            let mut st = self.state.lock();
+            st.imm = None;
+            st.imm_wal_number = None;
+        }
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        // The WAL is covered by the table now.
+        let _ = self.vfs.remove(&wal_path(&self.dir, imm_wal));
+        Ok(())
+    }
+
+    fn run_compaction(&self, plan: &Plan) -> Result<()> {
+        let read: u64 = plan.inputs.iter().map(|(_, t)| t.meta.size).sum();
+        let outputs = compaction::run(plan, self.vfs.as_ref(), &self.dir, &self.opts, || {
+            self.alloc_number()
+        })?;
+        let mut edit = VersionEdit::default();
+        for (level, t) in &plan.inputs {
+            edit.removed.push((*level, t.meta.number));
+        }
+        let mut written = 0;
+        for out in outputs {
+            written += out.meta.size;
+            edit.added.push((plan.output_level, out.meta));
+        }
+        let obsolete: Vec<Arc<TableFile>> =
+            plan.inputs.iter().map(|(_, t)| Arc::clone(t)).collect();
+        self.log_and_apply(edit, &obsolete)?;
+        self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .compaction_bytes_read
+            .fetch_add(read, Ordering::Relaxed);
+        self.counters
+            .compaction_bytes_written
+            .fetch_add(written, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The background thread: flush when a memtable is full, compact when a level is.
+    fn background(&self) {
+        enum Job {
+            Flush(Arc<Memtable>, u64, u64),
+            Compact(Plan),
+        }
+        let next_job = |st: &mut State| -> Option<Job> {
+            if let (Some(imm), Some(wal)) = (&st.imm, st.imm_wal_number) {
+                return Some(Job::Flush(Arc::clone(imm), wal, st.wal_number));
+            }
+            let version = Arc::clone(&st.version);
+            compaction::pick(&version, &self.opts, &mut st.pointers).map(Job::Compact)
+        };
+        loop {
+            {
+                let mut st = self.state.lock();
+                loop {
+                    if st.shutting_down || st.bg_error.is_some() {
+                        return;
+                    }
+                    let mut pointers = st.pointers.clone();
+                    let due = st.imm.is_some()
+                        || compaction::pick(&st.version, &self.opts, &mut pointers).is_some();
+                    if due {
+                        break;
+                    }
+                    self.bg_cv.wait(&mut st);
+                }
+            }
+            // Plan under the work lock: a manual compaction may have changed things.
+            let _work = self.work.lock();
+            let job = {
+                let mut st = self.state.lock();
+                match next_job(&mut st) {
+                    Some(job) => {
+                        st.bg_busy = true;
+                        job
+                    }
+                    None => continue,
+                }
+            };
+            let result = match job {
+                Job::Flush(imm, wal, new_log) => self.flush(imm, wal, new_log),
+                Job::Compact(plan) => self.run_compaction(&plan),
+            };
+            let mut st = self.state.lock();
+            st.bg_busy = false;
+            if let Err(e) = result {
+                st.bg_error = Some(format!("background work failed: {e}"));
+            }
+            drop(st);
+            self.bg_cv.notify_all();
+        }
+    }
+
+    /// A consistent view for a read.
+    fn snapshot(&self) -> (u64, Arc<Memtable>, Option<Arc<Memtable>>, Arc<Version>) {
+        let st = self.state.lock();
+        let seq = self.last_seq.load(Ordering::Acquire);
+        (
+            seq,
+            Arc::clone(&st.mem),
+            st.imm.clone(),
+            Arc::clone(&st.version),
+        )
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let (seq, mem, imm, version) = self.snapshot();
+        for m in std::iter::once(&mem).chain(imm.as_ref()) {
+            match m.get(key, seq) {
+                Some(MemValue::Put(v)) => return Ok(Some(v)),
+                Some(MemValue::Delete) => return Ok(None),
+                None => {}
+            }
+        }
+        // Level 0 tables overlap: ask each and keep the newest version.
+        let mut best: Option<Found> = None;
+        for t in &version.levels[0] {
+            if !t.meta.overlaps(key, key) {
+                continue;
+            }
+            if let Some(found) = t.reader.get(key, seq, &self.filter)?
+                && best.as_ref().is_none_or(|b| found.seq() > b.seq())
+            {
+                best = Some(found);
+            }
+        }
+        if best.is_none() {
+            for level in 1..LEVELS {
+                if let Some(t) = version.find_in_level(level, key)
+                    && let Some(found) = t.reader.get(key, seq, &self.filter)?
+                {
+                    best = Some(found);
+                    break;
+                }
+            }
+        }
+        Ok(match best {
+            Some(Found::Value(_, v)) => Some(v),
+            _ => None,
+        })
+    }
+
+    fn stats(&self) -> Stats {
+        let mut stats = Stats::from_io(self.vfs.counters());
+        let st = self.state.lock();
+        let mut engine: Vec<(String, u64)> = Vec::new();
+        for (level, tables) in st.version.levels.iter().enumerate() {
+            engine.push((format!("l{level}_files"), tables.len() as u64));
+            engine.push((format!("l{level}_bytes"), st.version.level_size(level)));
+        }
+        engine.push(("memtable_bytes".into(), st.mem.size() as u64));
+        drop(st);
+        let (hits, misses) = self.cache.hits_and_misses();
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        engine.extend([
+            ("block_cache_hits".to_string(), hits),
+            ("block_cache_misses".into(), misses),
+            ("bloom_probes".into(), load(&self.filter.probes)),
+            ("bloom_negatives".into(), load(&self.filter.negatives)),
+            (
+                "bloom_false_positives".into(),
+                load(&self.filter.false_positives),
+            ),
+            ("flushes".into(), load(&c.flushes)),
+            ("flush_bytes".into(), load(&c.flush_bytes)),
+            ("compactions".into(), load(&c.compactions)),
+            (
+                "compaction_bytes_read".into(),
+                load(&c.compaction_bytes_read),
+            ),
+            (
+                "compaction_bytes_written".into(),
+                load(&c.compaction_bytes_written),
+            ),
+            ("write_stalls".into(), load(&c.stalls)),
+            ("write_stall_micros".into(), load(&c.stall_micros)),
+            ("group_commits".into(), load(&c.group_commits)),
+            (
+                "last_sequence".into(),
+                self.last_seq.load(Ordering::Relaxed),
+            ),
+        ]);
+        stats.engine = engine;
+        stats
+    }
+}
+
+impl Drop for Lsm {
+    fn drop(&mut self) {
+        self.inner.state.lock().shutting_down = true;
+        self.inner.bg_cv.notify_all();
+        if let Some(handle) = self.background.take() {
+            let _ = handle.join();
+        }
+        if self.inner.durability == Durability::Buffered {
+            // Best effort: a clean close keeps buffered writes.
+            let _ = self.inner.wal.lock().sync();
+        }
+    }
+}
+
+impl KvStore for Lsm {
+    fn name(&self) -> &str {
+        "lsm"
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.get(key)
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.inner.write(batch)
+    }
+
+    fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
+        let (seq, mem, imm, version) = self.inner.snapshot();
+        let mut children: Vec<Box<dyn InternalIterator>> = vec![Box::new(mem.iter())];
+        if let Some(imm) = &imm {
+            children.push(Box::new(imm.iter()));
+        }
+        for t in &version.levels[0] {
+            children.push(Box::new(t.reader.iter()));
+        }
+        for level in 1..LEVELS {
+            if !version.levels[level].is_empty() {
+                children.push(Box::new(LevelIter::new(version.levels[level].clone())));
+            }
+        }
+        let mut merged = MergeIter::new(children);
+        let start = match &range.start {
+            std::ops::Bound::Included(k) | std::ops::Bound::Excluded(k) => {
+                let mut target = Vec::new();
+                ikey::encode(&mut target, k, MAX_SEQ, Kind::Put);
+                merged.seek(&target)
+            }
+            std::ops::Bound::Unbounded => merged.seek_to_first(),
+        };
+        Ok(Box::new(UserIter {
+            merged,
+            seq,
+            range,
+            last_user: None,
+            failed: start.err(),
+            done: false,
+            _version: version,
+        }))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.inner.check_writable()?;
+        let result = self.inner.wal.lock().sync();
+        if let Err(e) = &result {
+            self.inner.poison(e);
+        }
+        result
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.inner.force_flush()?;
+        self.inner.wait_idle()
+    }
+
+    fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    fn disk_usage(&self) -> Result<u64> {
+        vfs::dir_size(self.inner.vfs.as_ref(), &self.inner.dir)
+    }
+}
+
+/// Turns the merged internal entries into what a user sees at one snapshot: the newest
+/// version of each key, no deletions, only keys in the range.
+struct UserIter {
+    merged: MergeIter,
+    seq: u64,
+    range: KeyRange,
+    last_user: Option<Vec<u8>>,
+    failed: Option<Error>,
+    done: bool,
+    /// Keeps every table of the snapshot alive until the scan ends.
+    _version: Arc<Version>,
+}
+
+impl UserIter {
+    fn step(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        while self.merged.valid() {
+            let key = self.merged.key();
+            let (user, seq, kind) = ikey::decode(key)
+                .ok_or_else(|| Error::corruption("scan", 0, "undecodable internal key"))?;
+            if seq > self.seq || self.last_user.as_deref() == Some(user) {
+                self.merged.next()?;
+                continue;
+            }
+            if !self.range.before_end(user) {
+                return Ok(None);
+            }
+            self.last_user = Some(user.to_vec());
+            let item = (kind == Kind::Put && self.range.after_start(user))
+                .then(|| (Bytes::copy_from_slice(user), self.merged.value()));
+            self.merged.next()?;
+            if item.is_some() {
+                return Ok(item);
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Iterator for UserIter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if let Some(e) = self.failed.take() {
+            self.done = true;
+            return Some(Err(e));
+        }
+        match self.step() {
+            Ok(Some(pair)) => Some(Ok(pair)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The memtable: every recent write, sorted, versioned by sequence number.
+//!
+//! A lock-free skip list (crossbeam's `SkipMap`) keyed by (user key, sequence number
+//! descending). Writes never overwrite: each version is its own entry, so a reader that
+//! holds a snapshot sequence number sees exactly the writes up to it while the single
+//! writer (the commit leader) keeps inserting. A deletion is its own kind of entry, never
+//! an empty value.
+//!
+//! Invariants / thread safety: one thread inserts at a time (the commit leader, or
+//! recovery); any number read. Entries with a sequence number above the published one may
+//! be present and are skipped by readers.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use bytes::Bytes;
+use crossbeam_skiplist::SkipMap;
+
+use super::ikey::{self, Kind};
+use super::iter::InternalIterator;
+use crate::error::Result;
+
+/// A memtable key: user key, then newest version first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemKey {
+    /// The user key.
+    pub user: Bytes,
+    /// The write's sequence number.
+    pub seq: u64,
+}
+
+impl Ord for MemKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        ikey::cmp(&self.user, self.seq, &other.user, other.seq)
+    }
+}
+
+impl PartialOrd for MemKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A memtable value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemValue {
+    /// A value.
+    Put(Bytes),
+    /// A deletion.
+    Delete,
+}
+
+/// The memtable.
+#[derive(Debug, Default)]
+pub struct Memtable {
+    map: SkipMap<MemKey, MemValue>,
+    bytes: AtomicUsize,
+}
+
+/// Per-entry overhead counted toward the memtable's size (skip list node, Bytes headers).
+const ENTRY_OVERHEAD: usize = 64;
+
+impl Memtable {
+    /// An empty memtable.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts one version.
+    pub fn insert(&self, user: Bytes, seq: u64, value: MemValue) {
+        let size = user.len()
+            + ENTRY_OVERHEAD
+            + match &value {
+                MemValue::Put(v) => v.len(),
+                MemValue::Delete => 0,
+            };
+        self.map.insert(MemKey { user, seq }, value);
+        self.bytes.fetch_add(size, Relaxed);
+    }
+
+    /// The newest version of `user` with sequence number at most `seq`.
+    pub fn get(&self, user: &[u8], seq: u64) -> Option<MemValue> {
+        let probe = MemKey {
+            user: Bytes::copy_from_slice(user),
+            seq,
+        };
+        let entry = self.map.lower_bound(Bound::Included(&probe))?;
+        (entry.key().user == user).then(|| entry.value().clone())
+    }
+
+    /// Approximate bytes held.
+    pub fn size(&self) -> usize {
+        self.bytes.load(Relaxed)
+    }
+
+    /// Number of versions held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing was inserted.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A cursor over every version, in internal-key order.
+    pub fn iter(self: &Arc<Self>) -> MemIter {
+        MemIter {
+            mem: Arc::clone(self),
+            chunk: Vec::new(),
+            pos: 0,
+            resume: None,
+            exhausted: true,
+        }
+    }
+}
+
+/// A cursor over a memtable, copying a chunk of entries at a time (so it holds no borrow
+/// of the skip list between calls).
+pub struct MemIter {
+    mem: Arc<Memtable>,
+    chunk: Vec<(Vec<u8>, Bytes, MemKey)>,
+    pos: usize,
+    /// Where the next chunk starts, after the last entry of this one.
+    resume: Option<MemKey>,
+    exhausted: bool,
+}
+
+const CHUNK: usize = 256;
+
+impl MemIter {
+    fn fill_from(&mut self, start: Bound<&MemKey>) {
+        self.chunk.clear();
+        self.pos = 0;
+        for entry in self.mem.map.range((start, Bound::Unbounded)).take(CHUNK) {
+            let k = entry.key();
+            let (kind, value) = match entry.value() {
+                MemValue::Put(v) => (Kind::Put, v.clone()),
+                MemValue::Delete => (Kind::Delete, Bytes::new()),
+            };
+            let mut encoded = Vec::with_capacity(k.user.len() + ikey::TRAILER_LEN);
+            ikey::encode(&mut encoded, &k.user, k.seq, kind);
+            self.chunk.push((encoded, value, k.clone()));
+        }
+        self.exhausted = self.chunk.len() < CHUNK;
+        self.resume = self.chunk.last().map(|(_, _, k)| k.clone());
+    }
+}
+
+impl InternalIterator for MemIter {
+    fn valid(&self) -> bool {
+        self.pos < self.chunk.len()
+    }
+
+    fn key(&self) -> &[u8] {
+        self.chunk.get(self.pos).map_or(&[], |(k, _, _)| k)
+    }
+
+    fn value(&self) -> Bytes {
+        self.chunk
+            .get(self.pos)
+            .map_or_else(Bytes::new, |(_, v, _)| v.clone())
+    }
+
+    fn next(&mut self) -> Result<()> {
+        self.pos += 1;
+        if self.pos >= self.chunk.len() && !self.exhausted {
+            let resume = self.resume.take();
+            self.fill_from(resume.as_ref().map_or(Bound::Unbounded, Bound::Excluded));
+        }
+        Ok(())
+    }
+
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        let Some((user, seq, _)) = ikey::decode(target) else {
+            self.fill_from(Bound::Unbounded);
+            return Ok(());
+        };
+        let probe = MemKey {
+            user: Bytes::copy_from_slice(user),
+            seq,
+        };
+        self.fill_from(Bound::Included(&probe));
+        Ok(())
+    }
+
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.fill_from(Bound::Unbounded);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_and_snapshots() {
+        let m = Memtable::new();
+        m.insert(
+            Bytes::from_static(b"k"),
+            1,
+            MemValue::Put(Bytes::from_static(b"v1")),
+        );
+        m.insert(Bytes::from_static(b"k"), 5, MemValue::Delete);
+        m.insert(
+            Bytes::from_static(b"k"),
+            9,
+            MemValue::Put(Bytes::from_static(b"v9")),
+        );
+        assert_eq!(
+            m.get(b"k", 100),
+            Some(MemValue::Put(Bytes::from_static(b"v9")))
+        );
+        assert_eq!(m.get(b"k", 6), Some(MemValue::Delete));
+        assert_eq!(
+            m.get(b"k", 4),
+            Some(MemValue::Put(Bytes::from_static(b"v1")))
+        );
+        assert_eq!(m.get(b"k", 0), None);
+        assert_eq!(m.get(b"j", 100), None);
+    }
+
+    #[test]
+    fn the_cursor_crosses_chunks_in_order() {
+        let m = Arc::new(Memtable::new());
+        for i in 0..1000u32 {
+            m.insert(
+                Bytes::from(i.to_be_bytes().to_vec()),
+                u64::from(i),
+                MemValue::Delete,
+            );
+        }
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        let mut n = 0u32;
+        while it.valid() {
+            assert_eq!(ikey::decode(it.key()).unwrap().0, n.to_be_bytes());
+            it.next().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 1000);
+        let mut target = Vec::new();
+        ikey::encode(&mut target, &500u32.to_be_bytes(), ikey::MAX_SEQ, Kind::Put);
+        it.seek(&target).unwrap();
+        assert_eq!(ikey::decode(it.key()).unwrap().0, 500u32.to_be_bytes());
+    }
+}

@@ -1,0 +1,236 @@
+//! The LSM engine through the whole kit, with tiny sizes (4 KiB memtables, 8 KiB tables,
+//! 256-byte blocks) so that flushes and compactions happen constantly.
+
+mod kit;
+
+use kit::Subject;
+use kit::crash::CrashConfig;
+use kit::model::ModelConfig;
+use kvlab::EngineKind;
+use kvlab::lsm::{CompactionStyle, LsmOptions};
+
+fn lsm(style: CompactionStyle) -> Subject {
+    let mut subject = Subject::engine(EngineKind::Lsm, move |o| {
+        o.lsm = LsmOptions {
+            compaction: style,
+            ..LsmOptions::tiny()
+        };
+    });
+    subject.name = format!("lsm ({style:?})");
+    subject
+}
+
+#[test]
+fn model_leveled() {
+    kit::model::run(&lsm(CompactionStyle::Leveled), ModelConfig::default());
+}
+
+#[test]
+fn model_tiered() {
+    kit::model::run(&lsm(CompactionStyle::Tiered), ModelConfig::default());
+}
+
+#[test]
+fn crash_leveled() {
+    let s = kit::crash::run(
+        &lsm(CompactionStyle::Leveled),
+        CrashConfig::default(),
+        0..300,
+    )
+    .unwrap();
+    assert!(
+        s.crashed_mid_workload > 150 && s.crashed_recoveries > 30,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn crash_tiered() {
+    kit::crash::run(
+        &lsm(CompactionStyle::Tiered),
+        CrashConfig::default(),
+        0..300,
+    )
+    .unwrap();
+}
+
+#[test]
+fn crash_buffered() {
+    let config = CrashConfig {
+        durability: kvlab::Durability::Buffered,
+        ..CrashConfig::default()
+    };
+    kit::crash::run(&lsm(CompactionStyle::Leveled), config, 0..60).unwrap();
+}
+
+#[test]
+fn faults() {
+    let fired = kit::faults::run(&lsm(CompactionStyle::Leveled), 0..300).unwrap();
+    assert!(fired > 150, "{fired}");
+}
+
+#[test]
+fn bad_input() {
+    kit::limits::run(&lsm(CompactionStyle::Leveled));
+}
+
+#[test]
+fn foreign_directories() {
+    kit::foreign::run(&lsm(CompactionStyle::Leveled));
+}
+
+#[test]
+fn readers_see_whole_batches() {
+    kit::concurrent::run(&lsm(CompactionStyle::Leveled), 300);
+}
+
+mod behaviour {
+    use std::sync::Arc;
+
+    use kvlab::lsm::{Lsm, LsmOptions};
+    use kvlab::vfs::SimFs;
+    use kvlab::{KeyRange, KvStore, Options, WriteBatch};
+
+    fn open(fs: &Arc<SimFs>) -> Lsm {
+        let options = Options {
+            lsm: LsmOptions::tiny(),
+            ..Options::with_vfs(fs.clone())
+        };
+        Lsm::open("/db".as_ref(), options).unwrap()
+    }
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key{i:06}").into_bytes()
+    }
+
+    fn fill(store: &Lsm, n: u32, generation: u32) {
+        for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.put(&key(i), format!("{generation}:{i:0100}").as_bytes());
+            }
+            store.write(&batch).unwrap();
+        }
+    }
+
+    /// Every table file in the directory is in the version, and every table in the
+    /// version has its file: nothing leaked, nothing lost.
+    fn assert_no_leaks(fs: &SimFs, store: &Lsm) {
+        let mut on_disk: Vec<String> = kvlab::vfs::Vfs::list(fs, "/db".as_ref())
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.ends_with(".sst"))
+            .collect();
+        let mut live: Vec<String> = store
+            .level_tables()
+            .iter()
+            .flatten()
+            .map(|t| format!("{:06}.sst", t.number))
+            .collect();
+        on_disk.sort();
+        live.sort();
+        assert_eq!(on_disk, live);
+    }
+
+    fn counter(store: &Lsm, name: &str) -> u64 {
+        store.stats().engine_counter(name).unwrap()
+    }
+
+    #[test]
+    fn tiny_sizes_flush_and_compact_constantly() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill(&store, 3000, 1);
+        store.settle().unwrap();
+        assert!(
+            counter(&store, "flushes") >= 50,
+            "{:?}",
+            store.stats().engine
+        );
+        assert!(
+            counter(&store, "compactions") >= 10,
+            "{:?}",
+            store.stats().engine
+        );
+        let levels = store.level_tables();
+        assert!(levels[0].len() < 4, "settle leaves no compaction due");
+        assert!(
+            levels[2..].iter().any(|l| !l.is_empty()),
+            "data reached level 2 or below"
+        );
+        for i in (0..3000).step_by(7) {
+            let v = store.get(&key(i)).unwrap().unwrap();
+            assert!(v.starts_with(b"1:"));
+        }
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 3000);
+        assert_no_leaks(&fs, &store);
+    }
+
+    #[test]
+    fn a_scan_keeps_its_snapshot_while_compactions_run() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill(&store, 1000, 1);
+        let mut scan = store.scan(KeyRange::all()).unwrap();
+        let first: Vec<_> = scan.by_ref().take(100).map(|p| p.unwrap()).collect();
+        let before = counter(&store, "compactions");
+        // Rewrite and delete everything underneath the open scan.
+        fill(&store, 1000, 2);
+        for i in (0..1000).step_by(2) {
+            store.delete(&key(i)).unwrap();
+        }
+        store.settle().unwrap();
+        assert!(
+            counter(&store, "compactions") > before,
+            "compactions ran meanwhile"
+        );
+        let rest: Vec<_> = scan.map(|p| p.unwrap()).collect();
+        assert_eq!(
+            first.len() + rest.len(),
+            1000,
+            "the scan saw its snapshot whole"
+        );
+        assert!(first.iter().chain(&rest).all(|(_, v)| v.starts_with(b"1:")));
+        // And the new state is what new reads see.
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 500);
+        assert!(store.get(&key(1)).unwrap().unwrap().starts_with(b"2:"));
+        assert_eq!(store.get(&key(2)).unwrap(), None);
+        assert_no_leaks(&fs, &store);
+    }
+
+    #[test]
+    fn compact_range_drops_deleted_data() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill(&store, 2000, 1);
+        for i in 0..2000 {
+            store.delete(&key(i)).unwrap();
+        }
+        store.settle().unwrap();
+        let before = store.disk_usage().unwrap();
+        store.compact_range(b"", &[0xff; 8]).unwrap();
+        let after = store.disk_usage().unwrap();
+        assert!(after < before / 4, "{before} -> {after}");
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 0);
+        assert!(
+            store.level_tables().iter().all(|l| l.is_empty()),
+            "{:?}",
+            store.level_tables()
+        );
+        assert_no_leaks(&fs, &store);
+    }
+
+    #[test]
+    fn reopen_finds_everything_and_cleans_up() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill(&store, 1500, 3);
+        drop(store);
+        let store = open(&fs);
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 1500);
+        let names = kvlab::vfs::Vfs::list(fs.as_ref(), "/db".as_ref()).unwrap();
+        let logs = names.iter().filter(|n| n.ends_with(".log")).count();
+        let manifests = names.iter().filter(|n| n.starts_with("MANIFEST-")).count();
+        assert_eq!((logs, manifests), (1, 1), "{names:?}");
+    }
+}
