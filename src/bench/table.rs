@@ -1,6 +1,6 @@
 //! Side-by-side tables of phase reports: rows are phases, columns are engines.
 
-use super::phase::PhaseReport;
+use super::phase::{Phase, PhaseReport};
 
 /// `1.23M`, `45.6k`, `789`.
 pub fn si(x: f64) -> String {
@@ -94,7 +94,16 @@ fn markdown(header: &[String], rows: &[Vec<String>]) -> String {
 
 fn grid(reports: &[PhaseReport], cell: impl Fn(&PhaseReport) -> String) -> String {
     let engines = first_seen(reports.iter().map(|r| r.engine.as_str()));
-    let phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
+    let mut phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
+    // Rows in the standard order, whichever engine ran a phase first.
+    let rank = |name: &str| {
+        Phase::STANDARD
+            .iter()
+            .chain(Phase::YCSB.iter())
+            .position(|p| p.name() == name)
+            .unwrap_or(usize::MAX)
+    };
+    phases.sort_by_key(|p| rank(p));
     let header: Vec<String> = std::iter::once("phase".to_string())
         .chain(engines.iter().map(|e| e.to_string()))
         .collect();

@@ -173,6 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_formats_md() {
+        let mut out = Vec::new();
+        encode_record(&mut out, b"abc", 0).unwrap();
+        let expected: &[u8] = &[
+            0x58, 0x1b, 0x34, 0xcf, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc2, 0x41, 0x24, 0x35,
+            b'a', b'b', b'c',
+        ];
+        assert_eq!(out, expected);
+    }
+
+    #[test]
     fn records_round_trip() {
         let data = log(&[b"one", b"", b"three"], false);
         let c = read_records(&data, Path::new("l")).unwrap();

@@ -322,6 +322,16 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_formats_md() {
+        let mut b = BlockBuilder::new(16);
+        b.add(b"apple", b"1");
+        b.add(b"apricot", b"2");
+        let expected: &[u8] =
+            b"\x00\x05\x01apple1\x02\x05\x01ricot2\x00\x00\x00\x00\x01\x00\x00\x00";
+        assert_eq!(b.finish(), expected);
+    }
+
+    #[test]
     fn prefix_compression_saves_space() {
         let block = build(100, 16);
         let whole: usize = (0..100).map(|i| 8 + format!("v{i}").len() + 3).sum();
