@@ -51,6 +51,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `n` bytes.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         if n > self.remaining() {
             return Err(self.corrupt(format!("needs {n} more bytes, {} remain", self.remaining())));
@@ -80,7 +81,19 @@ impl<'a> Reader<'a> {
     }
 
     /// A LEB128 varint of at most 10 bytes.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64> {
+        // Most varints here are lengths under 128: one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_slow()
+    }
+
+    fn varint_slow(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -93,6 +106,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint that must fit a length of at most `max`.
+    #[inline]
     pub fn len(&mut self, max: usize) -> Result<usize> {
         let v = self.varint()?;
         if v > max as u64 {

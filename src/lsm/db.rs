@@ -112,7 +112,7 @@ struct State {
 #[derive(Default)]
 struct CommitQueue {
     next_ticket: u64,
-    queue: std::collections::VecDeque<(u64, Vec<u8>, u32)>,
+    queue: std::collections::VecDeque<(u64, Bytes, u32)>,
     leader_active: bool,
     done: std::collections::HashMap<u64, std::result::Result<(), String>>,
 }
@@ -176,9 +176,11 @@ fn encode_entries(batch: &WriteBatch) -> Vec<u8> {
 }
 
 /// Inserts the `count` entries of `entries` into `mem` with sequence numbers from `first`.
+/// Keys and values are slices of `entries`, not copies: one buffer per batch lives as long
+/// as the memtable (or a value a reader still holds).
 fn apply_entries(
     mem: &Memtable,
-    entries: &[u8],
+    entries: &Bytes,
     first: u64,
     count: u32,
     path: &Path,
@@ -188,11 +190,13 @@ fn apply_entries(
     for i in 0..u64::from(count) {
         let kind = Kind::from_u8(r.u8()?).ok_or_else(|| r.corrupt("unknown entry kind"))?;
         let klen = r.len(crate::MAX_KEY_LEN)?;
-        let key = Bytes::copy_from_slice(r.bytes(klen)?);
+        let start = r.position();
+        let key = entries.slice(start..start + r.bytes(klen)?.len());
         let value = match kind {
             Kind::Put => {
                 let vlen = r.len(crate::MAX_VALUE_LEN)?;
-                MemValue::Put(Bytes::copy_from_slice(r.bytes(vlen)?))
+                let start = r.position();
+                MemValue::Put(entries.slice(start..start + r.bytes(vlen)?.len()))
             }
             Kind::Delete => MemValue::Delete,
         };
@@ -417,7 +421,7 @@ fn recover(
     let mem = Memtable::new();
     for &number in &wals {
         let path = wal_path(dir, number);
-        let bytes = vfs.open(&path, FileKind::Wal)?.read_all()?;
+        let bytes = Bytes::from(vfs.open(&path, FileKind::Wal)?.read_all()?);
         let contents = wal::read_records(&bytes, &path)?;
         for record in contents.records {
             let mut r = Reader::new(&bytes[record.clone()], &path, record.start as u64);
@@ -426,8 +430,15 @@ fn recover(
             if first == 0 || first > MAX_SEQ {
                 return Err(r.corrupt(format!("WAL record with first sequence {first}")));
             }
-            let entries = &bytes[record.start + 12..record.end];
-            let last = apply_entries(&mem, entries, first, count, &path, record.start as u64 + 12)?;
+            let entries = bytes.slice(record.start + 12..record.end);
+            let last = apply_entries(
+                &mem,
+                &entries,
+                first,
+                count,
+                &path,
+                record.start as u64 + 12,
+            )?;
             last_seq = last_seq.max(last);
         }
     }
@@ -540,7 +551,7 @@ impl Inner {
             return Ok(());
         }
         self.check_writable()?;
-        let entries = encode_entries(batch);
+        let entries = Bytes::from(encode_entries(batch));
         let count = u32::try_from(batch.len())
             .map_err(|_| Error::invalid("batch of 2^32 entries or more"))?;
         let mut q = self.commit.lock();
@@ -580,7 +591,7 @@ impl Inner {
     }
 
     /// Makes the group durable and visible. Called by the leader only.
-    fn commit_group(&self, group: &[(u64, Vec<u8>, u32)]) -> Result<()> {
+    fn commit_group(&self, group: &[(u64, Bytes, u32)]) -> Result<()> {
         let mem = self.make_room(false)?;
         let first = self.last_seq.load(Ordering::Acquire) + 1;
         let mut wal = self.wal.lock();

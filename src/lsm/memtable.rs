@@ -25,15 +25,36 @@ use crate::error::Result;
 /// A memtable key: user key, then newest version first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemKey {
+    /// The first 8 bytes of the user key, big-endian, zero-padded: most comparisons are
+    /// settled by one integer compare instead of a call to memcmp.
+    prefix: u64,
     /// The user key.
     pub user: Bytes,
     /// The write's sequence number.
     pub seq: u64,
 }
 
+impl MemKey {
+    /// The key for `user` at `seq`.
+    pub fn new(user: Bytes, seq: u64) -> Self {
+        let mut head = [0u8; 8];
+        let n = user.len().min(8);
+        head[..n].copy_from_slice(&user[..n]);
+        MemKey {
+            prefix: u64::from_be_bytes(head),
+            user,
+            seq,
+        }
+    }
+}
+
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        ikey::cmp(&self.user, self.seq, &other.user, other.seq)
+        // Equal prefixes can still hide different lengths ("a" vs "a\0"): fall back to the
+        // whole comparison then.
+        self.prefix
+            .cmp(&other.prefix)
+            .then_with(|| ikey::cmp(&self.user, self.seq, &other.user, other.seq))
     }
 }
 
@@ -76,16 +97,13 @@ impl Memtable {
                 MemValue::Put(v) => v.len(),
                 MemValue::Delete => 0,
             };
-        self.map.insert(MemKey { user, seq }, value);
+        self.map.insert(MemKey::new(user, seq), value);
         self.bytes.fetch_add(size, Relaxed);
     }
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub fn get(&self, user: &[u8], seq: u64) -> Option<MemValue> {
-        let probe = MemKey {
-            user: Bytes::copy_from_slice(user),
-            seq,
-        };
+        let probe = MemKey::new(Bytes::copy_from_slice(user), seq);
         let entry = self.map.lower_bound(Bound::Included(&probe))?;
         (entry.key().user == user).then(|| entry.value().clone())
     }
@@ -178,10 +196,7 @@ impl InternalIterator for MemIter {
             self.fill_from(Bound::Unbounded);
             return Ok(());
         };
-        let probe = MemKey {
-            user: Bytes::copy_from_slice(user),
-            seq,
-        };
+        let probe = MemKey::new(Bytes::copy_from_slice(user), seq);
         self.fill_from(Bound::Included(&probe));
         Ok(())
     }

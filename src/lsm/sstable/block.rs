@@ -248,25 +248,42 @@ impl BlockIter {
         self.parse_next()
     }
 
+    /// The whole key stored at restart `i` (restart entries share nothing), read in place.
+    fn restart_key(&self, i: usize) -> Result<&[u8]> {
+        let at = self.block.restart(i) as usize;
+        let end = self.block.restarts_at;
+        let mut r = Reader::new(
+            &self.block.data[at..end],
+            &self.block.file,
+            self.block.offset + at as u64,
+        );
+        if r.varint()? != 0 {
+            return Err(r.corrupt("a restart entry shares bytes with the entry before it"));
+        }
+        let unshared = r.len(end)?;
+        r.len(end)?;
+        let start = at + r.position();
+        r.bytes(unshared)?;
+        Ok(&self.block.data[start..start + unshared])
+    }
+
     /// Moves to the first entry whose key is at or after `target`.
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
-        // Binary search for the last restart whose key is before the target.
+        // Binary search for the first restart whose key is at or after the target; the
+        // answer lies after the restart before it.
         let (mut lo, mut hi) = (0usize, self.block.restarts);
-        while hi - lo > 1 {
+        while lo < hi {
             let mid = (lo + hi) / 2;
-            self.next = self.block.restart(mid) as usize;
-            self.key.clear();
-            self.parse_next()?;
-            if self.valid && (self.order)(&self.key, target) == Ordering::Less {
-                lo = mid;
+            if (self.order)(self.restart_key(mid)?, target) == Ordering::Less {
+                lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        self.next = if self.block.restarts == 0 {
-            self.block.restarts_at
-        } else {
-            self.block.restart(lo) as usize
+        self.next = match lo.checked_sub(1) {
+            Some(r) => self.block.restart(r) as usize,
+            None if self.block.restarts == 0 => self.block.restarts_at,
+            None => self.block.restart(0) as usize,
         };
         self.key.clear();
         self.parse_next()?;
