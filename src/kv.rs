@@ -165,6 +165,19 @@ pub struct Options {
 }
 
 impl Options {
+    /// Sets an engine knob by its dotted name, e.g. `lsm.memtable_size=16MiB`.
+    pub fn set(&mut self, assignment: &str) -> Result<()> {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(format!("'{assignment}' is not NAME=VALUE")))?;
+        match name.trim().split_once('.') {
+            Some(("lsm", knob)) => self.lsm.set(knob, value.trim()),
+            _ => Err(Error::invalid(format!(
+                "unknown option '{name}' (engine knobs are lsm.NAME)"
+            ))),
+        }
+    }
+
     /// The default options on another file system (a [`SimFs`](crate::vfs::SimFs), say).
     pub fn with_vfs(vfs: Arc<dyn Vfs>) -> Self {
         Options {

@@ -56,6 +56,10 @@ struct WorkloadArgs {
     /// Directory for the stores (default: a new temporary directory on disk, not tmpfs).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// An engine knob, e.g. --set lsm.memtable_size=32MiB --set lsm.compaction=tiered
+    /// (repeatable).
+    #[arg(long = "set", value_name = "ENGINE.KNOB=VALUE")]
+    knobs: Vec<String>,
 }
 
 #[derive(Args)]
@@ -175,17 +179,21 @@ fn config_from(args: &WorkloadArgs) -> BenchConfig {
     }
 }
 
-fn env_from(args: &WorkloadArgs, dir: &Path) -> BenchEnv {
-    BenchEnv {
-        options: Options {
-            durability: args.durability,
-            ..Options::default()
-        },
+fn env_from(args: &WorkloadArgs, dir: &Path) -> kvlab::Result<BenchEnv> {
+    let mut options = Options {
+        durability: args.durability,
+        ..Options::default()
+    };
+    for knob in &args.knobs {
+        options.set(knob)?;
+    }
+    Ok(BenchEnv {
+        options,
         dir: dir.to_path_buf(),
         outside_counters: true,
         // SAFETY: geteuid has no preconditions.
         drop_caches: unsafe { libc::geteuid() } == 0,
-    }
+    })
 }
 
 fn progress_bar(engine: EngineKind, phases: usize) -> ProgressBar {
@@ -212,7 +220,7 @@ fn compare(args: CompareArgs) -> CliResult {
     let config = config_from(&args.workload);
     config.validate()?;
     let dir = bench_dir(args.workload.dir.as_deref())?;
-    let env = env_from(&args.workload, &dir.path);
+    let env = env_from(&args.workload, &dir.path)?;
     let mut json = args.json.as_ref().map(File::create).transpose()?;
 
     println!("# kvlab compare\n");
@@ -281,7 +289,7 @@ fn bench(args: BenchArgs) -> CliResult {
         ..config_from(&args.workload)
     };
     let dir = bench_dir(args.workload.dir.as_deref())?;
-    let env = env_from(&args.workload, &dir.path);
+    let env = env_from(&args.workload, &dir.path)?;
     let mut runner = Runner::new(args.engine, &config, &env)?;
     let stdout = std::io::stdout();
     runner.run(

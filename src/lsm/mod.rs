@@ -56,7 +56,8 @@ pub struct LsmOptions {
     pub l0_stop: usize,
     /// Target bytes of a table written by compaction.
     pub target_file_size: u64,
-    /// Target bytes of level 1.
+    /// Target bytes of level 1 (the default, 64 MiB, is what four level-0 tables of a
+    /// full memtable each bring, so level-0 compactions do not overflow level 1 at once).
     pub base_level_size: u64,
     /// Largest group of batches one commit takes.
     pub max_group_bytes: usize,
@@ -76,7 +77,7 @@ impl Default for LsmOptions {
             l0_slowdown: 8,
             l0_stop: 12,
             target_file_size: 2 << 20,
-            base_level_size: 8 << 20,
+            base_level_size: 64 << 20,
             max_group_bytes: 4 << 20,
         }
     }
@@ -93,6 +94,45 @@ impl LsmOptions {
             base_level_size: 32 << 10,
             ..LsmOptions::default()
         }
+    }
+
+    /// Sets one knob by name (as `kvlab bench --set lsm.NAME=VALUE` spells it). Sizes take
+    /// a KiB, MiB or GiB suffix.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let size = || parse_size(value);
+        match name {
+            "memtable_size" => self.memtable_size = size()? as usize,
+            "block_size" => self.block_size = size()? as usize,
+            "restart_interval" => self.restart_interval = size()? as usize,
+            "bloom_bits" => self.bloom_bits = size()? as u32,
+            "block_cache" => self.block_cache = size()? as usize,
+            "compaction" => {
+                self.compaction = match value {
+                    "leveled" => CompactionStyle::Leveled,
+                    "tiered" => CompactionStyle::Tiered,
+                    _ => {
+                        return Err(Error::invalid(format!(
+                            "lsm.compaction is leveled or tiered, not '{value}'"
+                        )));
+                    }
+                }
+            }
+            "size_ratio" => self.size_ratio = size()?,
+            "l0_trigger" => self.l0_trigger = size()? as usize,
+            "l0_slowdown" => self.l0_slowdown = size()? as usize,
+            "l0_stop" => self.l0_stop = size()? as usize,
+            "target_file_size" => self.target_file_size = size()?,
+            "base_level_size" => self.base_level_size = size()?,
+            "max_group_bytes" => self.max_group_bytes = size()? as usize,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown lsm option '{name}' (memtable_size, block_size, restart_interval, \
+                     bloom_bits, block_cache, compaction, size_ratio, l0_trigger, l0_slowdown, \
+                     l0_stop, target_file_size, base_level_size, max_group_bytes)"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the knobs make sense.
@@ -114,5 +154,47 @@ impl LsmOptions {
             return bad("file and level sizes must be positive");
         }
         Ok(())
+    }
+}
+
+/// Parses `123`, `4KiB`, `16MiB`, `1GiB` (also `K`, `M`, `G`).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| Error::invalid(format!("'{text}' is not a number or size")))?;
+    let shift = match unit.trim() {
+        "" => 0,
+        "K" | "KiB" | "k" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        other => {
+            return Err(Error::invalid(format!(
+                "unknown size unit '{other}' in '{text}'"
+            )));
+        }
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| Error::invalid(format!("'{text}' is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knobs_set_by_name() {
+        let mut o = LsmOptions::default();
+        o.set("memtable_size", "32MiB").unwrap();
+        o.set("compaction", "tiered").unwrap();
+        o.set("bloom_bits", "0").unwrap();
+        assert_eq!(o.memtable_size, 32 << 20);
+        assert_eq!(o.compaction, CompactionStyle::Tiered);
+        assert_eq!(o.bloom_bits, 0);
+        assert!(o.set("nope", "1").is_err());
+        assert!(o.set("block_size", "4XB").is_err());
+        assert_eq!(parse_size("4KiB").unwrap(), 4096);
     }
 }
