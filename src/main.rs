@@ -28,6 +28,8 @@ enum Command {
     Bench(BenchArgs),
     /// Open a store and type commands at it (put, get, del, scan, stats, sync).
     Shell(ShellArgs),
+    /// Tell which engine wrote a directory and print its structure, without opening it.
+    Inspect(InspectArgs),
     /// List the engines this build can open.
     Engines,
 }
@@ -107,12 +109,22 @@ struct ShellArgs {
     durability: Durability,
 }
 
+#[derive(Args)]
+struct InspectArgs {
+    /// The store's directory.
+    dir: PathBuf,
+    /// Also list the entries of this table (LSM: the number in NNNNNN.sst).
+    #[arg(long)]
+    table: Option<u64>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare(args) => compare(args),
         Command::Bench(args) => bench(args),
         Command::Shell(args) => shell(args),
+        Command::Inspect(args) => inspect(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{kind}");
@@ -399,4 +411,41 @@ fn run_shell_command(store: &dyn KvStore, words: &[&str]) -> Result<ShellFlow, k
         _ => println!("unknown command; {SHELL_HELP}"),
     }
     Ok(ShellFlow::Continue)
+}
+
+fn inspect(args: InspectArgs) -> CliResult {
+    let fs = kvlab::vfs::RealFs::new();
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()).into());
+    }
+    let Some(identity) = kvlab::identity::read(&fs, dir)? else {
+        let entries = std::fs::read_dir(dir)?.count();
+        let what = if entries == 0 {
+            "it is empty".to_string()
+        } else {
+            format!("it holds {entries} entries and no KVLAB identity file")
+        };
+        return Err(kvlab::Error::NotAStore {
+            dir: dir.clone(),
+            detail: what,
+        }
+        .into());
+    };
+    println!(
+        "{}: {} store, format {}",
+        dir.display(),
+        identity.engine,
+        identity.format
+    );
+    match identity.engine.as_str() {
+        "lsm" => {
+            print!("{}", kvlab::lsm::inspect::describe(&fs, dir)?);
+            if let Some(number) = args.table {
+                print!("\n{}", kvlab::lsm::inspect::dump_table(&fs, dir, number)?);
+            }
+        }
+        other => println!("(this build has no inspector for '{other}' stores)"),
+    }
+    Ok(())
 }

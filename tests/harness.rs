@@ -276,3 +276,48 @@ fn cli_shell_reads_commands_from_a_pipe() {
     assert!(lines[7].starts_with("unknown command"), "{}", lines[7]);
     assert_eq!(lines.len(), 8, "nothing runs after quit");
 }
+
+#[test]
+fn cli_inspect_describes_an_lsm_store_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        let mut options = Options::default();
+        options.set("lsm.memtable_size=64KiB").unwrap();
+        let store = kvlab::open(EngineKind::Lsm, &store_dir, options).unwrap();
+        let mut batch = kvlab::WriteBatch::new();
+        for i in 0..5000u32 {
+            batch.put(format!("key{i:05}").as_bytes(), &[7; 100]);
+            if batch.len() == 500 {
+                store.write(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        store.settle().unwrap();
+    }
+    let path = store_dir.to_str().unwrap();
+    let (ok, out, err) = kvlab(&["inspect", path], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("lsm store, format 1"), "{out}");
+    assert!(
+        out.contains("level ") && out.contains(".sst") && out.contains("key00000@"),
+        "{out}"
+    );
+    let number = out
+        .lines()
+        .find_map(|l| {
+            l.trim_start()
+                .split_once(".sst")
+                .and_then(|(n, _)| n.parse::<u64>().ok())
+        })
+        .expect("a table line");
+    let (ok, out, err) = kvlab(&["inspect", path, "--table", &number.to_string()], "");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("{number:06}.sst")) && out.contains("key0"),
+        "{out}"
+    );
+    let (ok, _, err) = kvlab(&["inspect", dir.path().to_str().unwrap()], "");
+    assert!(!ok);
+    assert!(err.contains("not a kvlab store"), "{err}");
+}

@@ -59,7 +59,8 @@ use crate::vfs::{self, Counted, FileKind, Vfs};
 pub const FORMAT: u32 = 1;
 const CURRENT: &str = "CURRENT";
 
-fn wal_path(dir: &Path, number: u64) -> PathBuf {
+/// The name of WAL `number` in `dir`.
+pub fn wal_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:06}.log"))
 }
 
@@ -342,6 +343,70 @@ fn read_current(vfs: &dyn Vfs, dir: &Path) -> Result<Option<String>> {
     Ok(Some(name.to_string()))
 }
 
+/// What the live manifest says, replayed.
+#[derive(Debug, Default)]
+pub struct ManifestState {
+    /// The manifest's file name.
+    pub name: String,
+    /// Tables per level.
+    pub levels: Vec<Vec<TableMeta>>,
+    /// WALs numbered below it are flushed.
+    pub log_number: u64,
+    /// The next file number.
+    pub next_file: u64,
+    /// The last sequence number in a table.
+    pub last_seq: u64,
+    /// Edits replayed.
+    pub edits: usize,
+}
+
+/// Replays the manifest CURRENT names, on table descriptions only (a table added and later
+/// compacted away no longer exists, so nothing is opened). `None` without a CURRENT.
+pub fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ManifestState>> {
+    let Some(name) = read_current(vfs, dir)? else {
+        return Ok(None);
+    };
+    let path = dir.join(&name);
+    let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
+    let contents = wal::read_records(&bytes, &path)?;
+    let mut state = ManifestState {
+        name,
+        levels: vec![Vec::new(); LEVELS],
+        next_file: 1,
+        ..ManifestState::default()
+    };
+    for record in contents.records {
+        let edit = VersionEdit::decode(Reader::new(
+            &bytes[record.clone()],
+            &path,
+            record.start as u64,
+        ))?;
+        state.log_number = edit.log_number.unwrap_or(state.log_number);
+        state.next_file = edit.next_file.unwrap_or(state.next_file);
+        state.last_seq = edit.last_seq.unwrap_or(state.last_seq);
+        for &(level, number) in &edit.removed {
+            state.levels[level].retain(|t| t.number != number);
+        }
+        for (level, meta) in &edit.added {
+            state.levels[*level].push(meta.clone());
+        }
+        state.edits += 1;
+    }
+    Ok(Some(state))
+}
+
+/// The WAL files in `dir`, by number, oldest first.
+pub fn wal_numbers(names: &[String]) -> Vec<u64> {
+    let mut wals: Vec<u64> = names
+        .iter()
+        .filter_map(|n| parse_name(n))
+        .filter(|&(_, kind)| kind == "log")
+        .map(|(n, _)| n)
+        .collect();
+    wals.sort_unstable();
+    wals
+}
+
 /// Rebuilds the tree from the manifest and the WALs, flushes what the WALs held into a
 /// level-0 table, starts a new WAL and a new manifest, and removes what is obsolete.
 /// Every step leaves the previous state recoverable until CURRENT names the new manifest.
@@ -368,56 +433,30 @@ fn recover(
         )?))
     };
 
-    // Replay the edits on table descriptions only: a table added and later compacted
-    // away no longer exists, so nothing is opened until the final set is known.
-    let mut metas: Vec<Vec<TableMeta>> = vec![Vec::new(); LEVELS];
-    let mut log_number = 0;
-    let mut next_file = 1;
-    let mut last_seq = 0;
-    let old_manifest = read_current(vfs.as_ref(), dir)?;
-    match &old_manifest {
-        Some(name) => {
-            let path = dir.join(name);
-            let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
-            let contents = wal::read_records(&bytes, &path)?;
-            for record in contents.records {
-                let edit = VersionEdit::decode(Reader::new(
-                    &bytes[record.clone()],
-                    &path,
-                    record.start as u64,
-                ))?;
-                log_number = edit.log_number.unwrap_or(log_number);
-                next_file = edit.next_file.unwrap_or(next_file);
-                last_seq = edit.last_seq.unwrap_or(last_seq);
-                for &(level, number) in &edit.removed {
-                    metas[level].retain(|t| t.number != number);
-                }
-                for (level, meta) in &edit.added {
-                    metas[*level].push(meta.clone());
-                }
-            }
-        }
-        None => {
-            // No CURRENT: a store whose creation a crash interrupted, or a damaged one.
-            if names.iter().any(|n| n.ends_with(".sst")) {
-                return Err(Error::corruption(
-                    dir.join(CURRENT),
-                    0,
-                    "CURRENT is missing but tables exist",
-                ));
-            }
-        }
+    let manifest = read_manifest(vfs.as_ref(), dir)?;
+    if manifest.is_none() && names.iter().any(|n| n.ends_with(".sst")) {
+        // No CURRENT: fine for a store whose creation a crash interrupted, not with tables.
+        return Err(Error::corruption(
+            dir.join(CURRENT),
+            0,
+            "CURRENT is missing but tables exist",
+        ));
     }
+    let ManifestState {
+        levels: metas,
+        log_number,
+        next_file,
+        mut last_seq,
+        ..
+    } = manifest.unwrap_or_default();
+    let mut next_file = next_file;
     next_file = next_file.max(max_number + 1);
 
     // Replay the WALs the manifest has not seen flushed, oldest first.
-    let mut wals: Vec<u64> = names
-        .iter()
-        .filter_map(|n| parse_name(n))
-        .filter(|&(n, kind)| kind == "log" && n >= log_number)
-        .map(|(n, _)| n)
+    let wals: Vec<u64> = wal_numbers(&names)
+        .into_iter()
+        .filter(|&n| n >= log_number)
         .collect();
-    wals.sort_unstable();
     let mem = Memtable::new();
     for &number in &wals {
         let path = wal_path(dir, number);

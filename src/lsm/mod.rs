@@ -10,6 +10,7 @@ pub mod coding;
 pub mod compaction;
 pub mod db;
 pub mod ikey;
+pub mod inspect;
 pub mod iter;
 pub mod level_iter;
 pub mod memtable;
