@@ -65,21 +65,38 @@ impl std::fmt::Debug for TableReader {
     }
 }
 
-fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<Bytes> {
-    let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER];
-    file.read_exact_at(&mut buf, handle.offset)?;
-    let (body, trailer) = buf.split_at(handle.size as usize);
-    let stored = u32::from_le_bytes(trailer.try_into().expect("4 bytes"));
-    let computed = crc(body);
+/// Checks the CRC after a block's bytes and returns the block's bytes (sharing `buf`).
+fn verify(buf: Bytes, path: &Path, handle: Handle) -> Result<Bytes> {
+    let size = handle.size as usize;
+    let stored = u32::from_le_bytes(buf[size..size + BLOCK_TRAILER].try_into().expect("4 bytes"));
+    let computed = crc(&buf[..size]);
     if stored != computed {
         return Err(Error::corruption(
-            &**path,
+            path,
             handle.offset,
             format!("block checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),
         ));
     }
-    buf.truncate(handle.size as usize);
-    Ok(Bytes::from(buf))
+    Ok(buf.slice(..size))
+}
+
+fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<Bytes> {
+    let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER];
+    file.read_exact_at(&mut buf, handle.offset)?;
+    verify(Bytes::from(buf), path, handle)
+}
+
+/// Bytes a scan reads ahead in one call, so a sequential scan costs one read per window
+/// rather than one per 4 KiB block.
+const READAHEAD: usize = 256 << 10;
+
+/// A window of the file read ahead by a scan. It starts at one block, so a short seek
+/// reads little, and doubles with each refill up to `READAHEAD` while the scan goes on.
+#[derive(Default)]
+struct Window {
+    offset: u64,
+    bytes: Bytes,
+    refills: u32,
 }
 
 impl TableReader {
@@ -166,6 +183,34 @@ impl TableReader {
         Ok(block)
     }
 
+    /// A data block for a scan: from the cache if there, else from `window`, refilled
+    /// with the next `READAHEAD` bytes when the block lies outside it. Scanned blocks do
+    /// not enter the cache, so a scan does not evict what point reads use.
+    fn block_sequential(&self, handle: Handle, window: &mut Window) -> Result<Block> {
+        if let Some(block) = self.cache.get(self.number, handle.offset) {
+            return Ok(block);
+        }
+        let need = handle.size as usize + BLOCK_TRAILER;
+        let inside = handle.offset >= window.offset
+            && handle.offset + need as u64 <= window.offset + window.bytes.len() as u64;
+        if !inside {
+            // Read up to the index block at most: everything before it is data blocks.
+            let end = self.footer.index.offset.max(handle.offset + need as u64);
+            let want = (need << window.refills.min(8)).min(READAHEAD);
+            let len = (end - handle.offset).min(want as u64).max(need as u64) as usize;
+            let mut buf = vec![0u8; len];
+            self.file.read_exact_at(&mut buf, handle.offset)?;
+            *window = Window {
+                offset: handle.offset,
+                bytes: Bytes::from(buf),
+                refills: window.refills + 1,
+            };
+        }
+        let start = (handle.offset - window.offset) as usize;
+        let bytes = verify(window.bytes.slice(start..start + need), &self.path, handle)?;
+        Block::decode(bytes, Arc::clone(&self.path), handle.offset)
+    }
+
     fn handle_at(&self, index: &BlockIter) -> Result<Handle> {
         let value = index.value_slice();
         let mut r = Reader::new(value, &self.path, self.footer.index.offset);
@@ -224,6 +269,7 @@ impl TableReader {
             table: Arc::clone(self),
             index: self.index.iter(ikey::cmp_encoded),
             data: None,
+            window: Window::default(),
         }
     }
 }
@@ -233,13 +279,15 @@ pub struct TableIter {
     table: Arc<TableReader>,
     index: BlockIter,
     data: Option<BlockIter>,
+    window: Window,
 }
 
 impl TableIter {
     /// Loads the block the index cursor points at (or clears it at the end).
     fn load_block(&mut self) -> Result<()> {
         self.data = if self.index.valid() {
-            let block = self.table.block(self.table.handle_at(&self.index)?)?;
+            let handle = self.table.handle_at(&self.index)?;
+            let block = self.table.block_sequential(handle, &mut self.window)?;
             Some(block.iter(ikey::cmp_encoded))
         } else {
             None
