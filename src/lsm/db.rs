@@ -188,6 +188,7 @@ fn apply_entries(
     at: u64,
 ) -> Result<u64> {
     let mut r = Reader::new(entries, path, at);
+    let mut decoded = Vec::with_capacity(count as usize);
     for i in 0..u64::from(count) {
         let kind = Kind::from_u8(r.u8()?).ok_or_else(|| r.corrupt("unknown entry kind"))?;
         let klen = r.len(crate::MAX_KEY_LEN)?;
@@ -201,11 +202,12 @@ fn apply_entries(
             }
             Kind::Delete => MemValue::Delete,
         };
-        mem.insert(key, first + i, value);
+        decoded.push((key, first + i, value));
     }
     if r.remaining() != 0 {
         return Err(r.corrupt("bytes left after the batch's entries"));
     }
+    mem.insert_all(decoded);
     Ok(first + u64::from(count).saturating_sub(1))
 }
 
