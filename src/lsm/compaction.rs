@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use super::LsmOptions;
 use super::iter::{InternalIterator, MergeIter};
+use super::level_iter::LevelIter;
 use super::sstable::builder::TableBuilder;
 use super::version::{LEVELS, TableFile, TableMeta, Version, table_path};
 use super::{CompactionStyle, ikey};
@@ -207,11 +208,24 @@ pub fn run(
     opts: &LsmOptions,
     next_number: impl FnMut() -> u64,
 ) -> Result<Vec<Output>> {
-    let children: Vec<Box<dyn InternalIterator>> = plan
-        .inputs
-        .iter()
-        .map(|(_, t)| Box::new(t.reader.iter()) as Box<dyn InternalIterator>)
-        .collect();
+    // Level-0 tables overlap: one cursor each. A deeper level's tables are disjoint and
+    // sorted: one cursor walks them all, so the merge compares a handful of cursors, not
+    // one per table.
+    let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    for level in 0..LEVELS {
+        let mut tables: Vec<Arc<TableFile>> = plan
+            .inputs
+            .iter()
+            .filter(|(l, _)| *l == level)
+            .map(|(_, t)| Arc::clone(t))
+            .collect();
+        if level == 0 {
+            children.extend(tables.iter().map(|t| Box::new(t.reader.iter()) as Box<dyn InternalIterator>));
+        } else if !tables.is_empty() {
+            tables.sort_by(|a, b| ikey::cmp_encoded(&a.meta.smallest, &b.meta.smallest));
+            children.push(Box::new(LevelIter::new(tables)));
+        }
+    }
     let mut merged = MergeIter::new(children);
     merged.seek_to_first()?;
     let target = match opts.compaction {
