@@ -220,7 +220,11 @@ pub fn run(
             .map(|(_, t)| Arc::clone(t))
             .collect();
         if level == 0 {
-            children.extend(tables.iter().map(|t| Box::new(t.reader.iter()) as Box<dyn InternalIterator>));
+            children.extend(
+                tables
+                    .iter()
+                    .map(|t| Box::new(t.reader.iter()) as Box<dyn InternalIterator>),
+            );
         } else if !tables.is_empty() {
             tables.sort_by(|a, b| ikey::cmp_encoded(&a.meta.smallest, &b.meta.smallest));
             children.push(Box::new(LevelIter::new(tables)));

@@ -765,6 +765,38 @@ impl Inner {
         }
     }
 
+    /// Merges whatever is in level 0 into level 1 now.
+    fn compact_level0(&self) -> Result<()> {
+        let _work = self.work.lock();
+        let plan = {
+            let st = self.state.lock();
+            let upper = st.version.levels[0].clone();
+            let Some(lo) = upper.iter().map(|t| t.meta.smallest_user()).min() else {
+                return Ok(());
+            };
+            let hi = upper
+                .iter()
+                .map(|t| t.meta.largest_user())
+                .max()
+                .unwrap_or(lo);
+            let mut inputs: Vec<(usize, Arc<TableFile>)> =
+                upper.iter().map(|t| (0, Arc::clone(t))).collect();
+            inputs.extend(
+                st.version
+                    .overlapping(1, lo, hi)
+                    .into_iter()
+                    .map(|t| (1, t)),
+            );
+            let bottommost = (2..LEVELS).all(|l| st.version.overlapping(l, lo, hi).is_empty());
+            Plan {
+                inputs,
+                output_level: 1,
+                bottommost,
+            }
+        };
+        self.run_compaction(&plan)
+    }
+
     fn alloc_number(&self) -> u64 {
         let mut st = self.state.lock();
         let n = st.next_file;
@@ -1089,7 +1121,13 @@ impl KvStore for Lsm {
 
     fn settle(&self) -> Result<()> {
         self.inner.force_flush()?;
-        self.inner.wait_idle()
+        self.inner.wait_idle()?;
+        if self.inner.opts.compaction == CompactionStyle::Leveled {
+            // The settled shape has an empty level 0, so a read asks one table per level.
+            self.inner.compact_level0()?;
+            self.inner.wait_idle()?;
+        }
+        Ok(())
     }
 
     fn stats(&self) -> Stats {
