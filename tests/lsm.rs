@@ -234,3 +234,24 @@ mod behaviour {
         assert_eq!((logs, manifests), (1, 1), "{names:?}");
     }
 }
+
+fn lsm_mmap() -> Subject {
+    let mut subject = Subject::engine(EngineKind::Lsm, |o| {
+        o.lsm = LsmOptions {
+            mmap_reads: true,
+            ..LsmOptions::tiny()
+        };
+    });
+    subject.name = "lsm (mmap reads)".into();
+    subject
+}
+
+#[test]
+fn model_mmap_reads() {
+    kit::model::run(&lsm_mmap(), ModelConfig::default());
+}
+
+#[test]
+fn crash_mmap_reads() {
+    kit::crash::run(&lsm_mmap(), CrashConfig::default(), 0..100).unwrap();
+}

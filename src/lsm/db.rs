@@ -432,6 +432,7 @@ fn recover(
             dir,
             meta.clone(),
             Arc::clone(cache),
+            opts.mmap_reads,
         )?))
     };
 
@@ -814,6 +815,7 @@ impl Inner {
                 &self.dir,
                 meta.clone(),
                 Arc::clone(&self.cache),
+                self.opts.mmap_reads,
             )?))
         })?;
         if !edit.added.is_empty() {

@@ -30,6 +30,7 @@ fn open_table(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<Arc<TableReader>
         &path,
         number,
         Arc::new(BlockCache::new(0)),
+        false,
     )?))
 }
 

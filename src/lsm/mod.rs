@@ -45,6 +45,8 @@ pub struct LsmOptions {
     pub bloom_bits: u32,
     /// Bytes of the block cache.
     pub block_cache: usize,
+    /// Read tables through a memory mapping instead of `pread` and the block cache.
+    pub mmap_reads: bool,
     /// Leveled or tiered.
     pub compaction: CompactionStyle,
     /// Growth factor between levels (leveled), or the similar-size factor (tiered).
@@ -72,6 +74,7 @@ impl Default for LsmOptions {
             restart_interval: 16,
             bloom_bits: 10,
             block_cache: 8 << 20,
+            mmap_reads: false,
             compaction: CompactionStyle::Leveled,
             size_ratio: 10,
             l0_trigger: 4,
@@ -107,6 +110,11 @@ impl LsmOptions {
             "restart_interval" => self.restart_interval = size()? as usize,
             "bloom_bits" => self.bloom_bits = size()? as u32,
             "block_cache" => self.block_cache = size()? as usize,
+            "mmap_reads" => {
+                self.mmap_reads = value.parse().map_err(|_| {
+                    Error::invalid(format!("lsm.mmap_reads is true or false, not '{value}'"))
+                })?
+            }
             "compaction" => {
                 self.compaction = match value {
                     "leveled" => CompactionStyle::Leveled,
@@ -128,7 +136,7 @@ impl LsmOptions {
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown lsm option '{name}' (memtable_size, block_size, restart_interval, \
-                     bloom_bits, block_cache, compaction, size_ratio, l0_trigger, l0_slowdown, \
+                     bloom_bits, block_cache, mmap_reads, compaction, size_ratio, l0_trigger, l0_slowdown, \
                      l0_stop, target_file_size, base_level_size, max_group_bytes)"
                 )));
             }

@@ -193,12 +193,13 @@ impl std::fmt::Debug for TableFile {
 }
 
 impl TableFile {
-    /// Opens table `meta.number` in `dir`.
+    /// Opens table `meta.number` in `dir` (`mmap`: read it through a mapping).
     pub fn open(
         vfs: Arc<dyn Vfs>,
         dir: &Path,
         meta: TableMeta,
         cache: Arc<BlockCache>,
+        mmap: bool,
     ) -> Result<Self> {
         let path = table_path(dir, meta.number);
         let file = vfs.open(&path, crate::vfs::FileKind::Table)?;
@@ -207,6 +208,7 @@ impl TableFile {
             &path,
             meta.number,
             Arc::clone(&cache),
+            mmap,
         )?);
         Ok(TableFile {
             meta,

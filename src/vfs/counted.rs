@@ -233,6 +233,16 @@ impl VfsFile for CountedFile {
     fn truncate(&self, len: u64) -> Result<()> {
         self.inner.truncate(len)
     }
+
+    fn map(&self) -> Result<Option<bytes::Bytes>> {
+        self.inner.map()
+    }
+
+    fn record_mapped_read(&self, bytes: usize) {
+        let c = self.counters();
+        c.bytes_read.fetch_add(bytes as u64, Relaxed);
+        c.reads.fetch_add(1, Relaxed);
+    }
 }
 
 #[cfg(test)]

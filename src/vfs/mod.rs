@@ -110,6 +110,17 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     /// Shrinks (or grows with zeros) the file to `len` bytes.
     fn truncate(&self, len: u64) -> Result<()>;
 
+    /// The file's current bytes as one read-only mapping, if this file system can map
+    /// files (`None` otherwise). Only for files that no longer change: the mapping of a
+    /// file that is written to or truncated afterwards is undefined.
+    fn map(&self) -> Result<Option<bytes::Bytes>> {
+        Ok(None)
+    }
+
+    /// Tells the counters that `bytes` were read from this file's mapping (reads through a
+    /// mapping make no Vfs call, yet are reads of the file all the same).
+    fn record_mapped_read(&self, _bytes: usize) {}
+
     /// True when the file holds no bytes.
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)

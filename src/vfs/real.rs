@@ -235,6 +235,19 @@ impl VfsFile for RealFile {
         Ok(*self.len.lock())
     }
 
+    fn map(&self) -> Result<Option<bytes::Bytes>> {
+        if *self.len.lock() == 0 {
+            return Ok(Some(bytes::Bytes::new()));
+        }
+        // SAFETY: kvlab maps only files it no longer writes (finished tables); a mapped
+        // file is never truncated while mapped, it is only unlinked, which keeps the pages.
+        let map = unsafe { memmap2::Mmap::map(&self.file) }
+            .map_err(|e| Error::io("mmap", &self.path, e))?;
+        // Point reads touch one block; readahead around it would only add device reads.
+        let _ = map.advise(memmap2::Advice::Random);
+        Ok(Some(bytes::Bytes::from_owner(map)))
+    }
+
     fn truncate(&self, new_len: u64) -> Result<()> {
         let mut len = self.len.lock();
         self.file

@@ -45,15 +45,31 @@ pub struct FilterCounters {
     pub false_positives: std::sync::atomic::AtomicU64,
 }
 
+/// One index entry decoded at open: the last key of a data block and where the block is.
+#[derive(Clone, Copy, Debug)]
+struct IndexEntry {
+    /// Range of the block's last user key in `TableReader::index_keys`.
+    key_start: u32,
+    key_len: u32,
+    seq: u64,
+    handle: Handle,
+}
+
 /// An open table.
 pub struct TableReader {
     file: Box<dyn VfsFile>,
     path: Arc<Path>,
     number: u64,
     index: Block,
+    /// The index decoded once, so a point read binary searches plain slices.
+    index_entries: Vec<IndexEntry>,
+    index_keys: Vec<u8>,
     bloom: Option<Bloom>,
     footer: Footer,
     cache: Arc<BlockCache>,
+    /// The whole file mapped (the mmap read mode): blocks are slices of it, and the
+    /// operating system's page cache is the only cache.
+    mapped: Option<Bytes>,
 }
 
 impl std::fmt::Debug for TableReader {
@@ -100,12 +116,14 @@ struct Window {
 }
 
 impl TableReader {
-    /// Opens table `number` at `path` from its handle `file`.
+    /// Opens table `number` at `path` from its handle `file`; with `mmap`, reads data
+    /// blocks through a mapping of the file (where the Vfs can map) instead of `pread`.
     pub fn open(
         file: Box<dyn VfsFile>,
         path: &Path,
         number: u64,
         cache: Arc<BlockCache>,
+        mmap: bool,
     ) -> Result<Self> {
         let path: Arc<Path> = Arc::from(path);
         let len = file.len()?;
@@ -131,6 +149,30 @@ impl TableReader {
         }
         let index_bytes = read_checked(file.as_ref(), &path, footer.index)?;
         let index = Block::decode(index_bytes, Arc::clone(&path), footer.index.offset)?;
+        let mut index_entries = Vec::new();
+        let mut index_keys = Vec::new();
+        let mut it = index.iter(ikey::cmp_encoded);
+        it.seek_to_first()?;
+        while it.valid() {
+            let bad =
+                |detail: &str| Error::corruption(&*path, footer.index.offset, detail.to_string());
+            let (user, seq, _) =
+                ikey::decode(it.key()).ok_or_else(|| bad("undecodable index key"))?;
+            let mut r = Reader::new(it.value_slice(), &path, footer.index.offset);
+            let handle = Handle::decode(&mut r)?;
+            if handle.offset + u64::from(handle.size) + BLOCK_TRAILER as u64 > footer.index.offset {
+                return Err(bad("index points past the data blocks"));
+            }
+            index_entries.push(IndexEntry {
+                key_start: index_keys.len() as u32,
+                key_len: user.len() as u32,
+                seq,
+                handle,
+            });
+            index_keys.extend_from_slice(user);
+            it.advance()?;
+        }
+        let mapped = if mmap { file.map()? } else { None };
         let bloom = if footer.filter.size > 0 {
             let bytes = read_checked(file.as_ref(), &path, footer.filter)?;
             Some(Bloom::decode(Reader::new(
@@ -146,9 +188,12 @@ impl TableReader {
             path,
             number,
             index,
+            index_entries,
+            index_keys,
             bloom,
             footer,
             cache,
+            mapped,
         })
     }
 
@@ -172,8 +217,21 @@ impl TableReader {
         &self.path
     }
 
-    /// A data block, from the cache or from disk.
+    /// A data block: from the mapping, or from the cache, or from disk.
     pub fn block(&self, handle: Handle) -> Result<Block> {
+        if let Some(map) = &self.mapped {
+            let end = handle.offset as usize + handle.size as usize + BLOCK_TRAILER;
+            if end > map.len() {
+                return Err(Error::corruption(
+                    &*self.path,
+                    handle.offset,
+                    "block lies past the end of the file",
+                ));
+            }
+            self.file.record_mapped_read(end - handle.offset as usize);
+            let bytes = verify(map.slice(handle.offset as usize..end), &self.path, handle)?;
+            return Block::decode(bytes, Arc::clone(&self.path), handle.offset);
+        }
         if let Some(block) = self.cache.get(self.number, handle.offset) {
             return Ok(block);
         }
@@ -187,6 +245,9 @@ impl TableReader {
     /// with the next `READAHEAD` bytes when the block lies outside it. Scanned blocks do
     /// not enter the cache, so a scan does not evict what point reads use.
     fn block_sequential(&self, handle: Handle, window: &mut Window) -> Result<Block> {
+        if self.mapped.is_some() {
+            return self.block(handle);
+        }
         if let Some(block) = self.cache.get(self.number, handle.offset) {
             return Ok(block);
         }
@@ -237,13 +298,16 @@ impl TableReader {
                 return Ok(None);
             }
         }
-        let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
-        ikey::encode(&mut target, user_key, seq, Kind::Put);
-        let mut index = self.index.iter(ikey::cmp_encoded);
-        index.seek(&target)?;
+        // The first block whose last key is at or after (user_key, seq).
+        let i = self.index_entries.partition_point(|e| {
+            let key = &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
+            ikey::cmp(key, e.seq, user_key, seq).is_lt()
+        });
         let mut result = None;
-        if index.valid() {
-            let block = self.block(self.handle_at(&index)?)?;
+        if let Some(entry) = self.index_entries.get(i) {
+            let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
+            ikey::encode(&mut target, user_key, seq, Kind::Put);
+            let block = self.block(entry.handle)?;
             let mut it = block.iter(ikey::cmp_encoded);
             it.seek(&target)?;
             if it.valid() {

@@ -32,22 +32,33 @@ fn build(fs: &SimFs, path: &Path, n: u32, bloom_bits: u32) -> u64 {
     b.finish().unwrap().size
 }
 
-fn open(fs: &SimFs, path: &Path) -> crate::Result<Arc<TableReader>> {
+fn open_mode(fs: &SimFs, path: &Path, mmap: bool) -> crate::Result<Arc<TableReader>> {
     let file = fs.open(path, FileKind::Table)?;
     Ok(Arc::new(TableReader::open(
         file,
         path,
         1,
         Arc::new(BlockCache::new(0)),
+        mmap,
     )?))
+}
+
+fn open(fs: &SimFs, path: &Path) -> crate::Result<Arc<TableReader>> {
+    open_mode(fs, path, false)
 }
 
 #[test]
 fn gets_see_versions_and_deletions() {
+    for mmap in [false, true] {
+        gets_see_versions_and_deletions_in(mmap);
+    }
+}
+
+fn gets_see_versions_and_deletions_in(mmap: bool) {
     let fs = SimFs::new();
     let path = Path::new("/t.sst");
     build(&fs, path, 500, 10);
-    let t = open(&fs, path).unwrap();
+    let t = open_mode(&fs, path, mmap).unwrap();
     let c = FilterCounters::default();
     assert_eq!(
         t.get(&ukey(4), 100, &c).unwrap(),
@@ -106,17 +117,19 @@ fn every_damaged_byte_is_caught() {
         }
         fs.create(p, FileKind::Table).unwrap().append(&bad).unwrap();
         // Reading the whole table must fail with Corruption: no panic, no wrong data.
-        let outcome = open(&fs, p).and_then(|t| {
-            let mut it = t.iter();
-            it.seek_to_first()?;
-            while it.valid() {
-                it.next()?;
+        for mmap in [false, true] {
+            let outcome = open_mode(&fs, p, mmap).and_then(|t| {
+                let mut it = t.iter();
+                it.seek_to_first()?;
+                while it.valid() {
+                    it.next()?;
+                }
+                Ok(())
+            });
+            match outcome {
+                Err(Error::Corruption { .. }) => {}
+                other => panic!("flipped byte {at} (mmap {mmap}): {other:?}"),
             }
-            Ok(())
-        });
-        match outcome {
-            Err(Error::Corruption { .. }) => {}
-            other => panic!("flipped byte {at}: {other:?}"),
         }
     }
 }

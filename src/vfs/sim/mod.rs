@@ -778,6 +778,14 @@ impl VfsFile for SimHandle {
         }
     }
 
+    fn map(&self) -> Result<Option<bytes::Bytes>> {
+        // A snapshot of the file: the same bytes a mapping of a file that no longer
+        // changes shows.
+        self.with(FaultOp::Read, "map", |f| {
+            Some(bytes::Bytes::copy_from_slice(&f.live))
+        })
+    }
+
     fn truncate(&self, len: u64) -> Result<()> {
         self.with(FaultOp::Truncate, "truncate", |f| {
             f.live.resize(len as usize, 0);
