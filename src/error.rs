@@ -124,6 +124,11 @@ impl Error {
         self.os_error() == Some(libc::ENOSPC)
     }
 
+    /// True when a file or directory does not exist (`ENOENT`).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+
     /// True for an error of the simulated crash: the handle's process is gone.
     pub fn is_crashed(&self) -> bool {
         matches!(self, Error::Crashed)

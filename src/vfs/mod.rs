@@ -208,15 +208,21 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     fn evict_cache(&self, dir: &Path) -> Result<()>;
 }
 
-/// The total size in bytes of the files in `dir` and its subdirectories.
+/// The total size in bytes of the files in `dir` and its subdirectories. A file removed
+/// between the listing and its `stat` (an engine's background work deletes files while
+/// this runs) counts as nothing.
 pub fn dir_size(vfs: &dyn Vfs, dir: &Path) -> Result<u64> {
     let mut total = 0;
     for name in vfs.list(dir)? {
         let path = dir.join(&name);
-        total += if vfs.is_dir(&path)? {
-            dir_size(vfs, &path)?
+        let size = if vfs.is_dir(&path)? {
+            dir_size(vfs, &path)
         } else {
-            vfs.file_len(&path)?
+            vfs.file_len(&path)
+        };
+        total += match size {
+            Err(e) if e.is_not_found() => 0,
+            other => other?,
         };
     }
     Ok(total)
