@@ -30,6 +30,11 @@ enum Command {
     Shell(ShellArgs),
     /// Tell which engine wrote a directory and print its structure, without opening it.
     Inspect(InspectArgs),
+    /// Run one engine over a list of values of one knob; write a CSV and SVG charts.
+    Sweep(SweepArgs),
+    /// Run the standard suite for every engine and rewrite the results of BENCHMARKS.md
+    /// and its charts.
+    Report(ReportArgs),
     /// List the engines this build can open.
     Engines,
 }
@@ -110,6 +115,46 @@ struct ShellArgs {
 }
 
 #[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The engine to run.
+    #[arg(long)]
+    engine: EngineKind,
+    /// The knob: records, value_size, batch, or an engine knob such as lsm.bloom_bits.
+    #[arg(long)]
+    knob: String,
+    /// The knob's values, comma-separated (numbers or sizes such as 4KiB).
+    #[arg(long, value_delimiter = ',', required = true)]
+    values: Vec<String>,
+    /// Phases measured at each value.
+    #[arg(long, default_value = "fillrandom,readrandom,readmissing")]
+    phases: String,
+    /// Where sweep.csv and the charts go (default: sweep-KNOB).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Records (n) for the standard suite.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Engines, comma-separated (default: every engine in this build).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<EngineKind>,
+    /// The file whose generated section is rewritten.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    file: PathBuf,
+    /// Where the charts go.
+    #[arg(long, default_value = "docs/plots")]
+    plots: PathBuf,
+    /// Directory for the stores (default: a new temporary directory on disk).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct InspectArgs {
     /// The store's directory.
     dir: PathBuf,
@@ -125,6 +170,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(args),
         Command::Shell(args) => shell(args),
         Command::Inspect(args) => inspect(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Report(args) => report(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{kind}");
@@ -222,6 +269,41 @@ fn progress_bar(engine: EngineKind, phases: usize) -> ProgressBar {
     bar
 }
 
+/// Runs `phases` for each engine in turn, with a progress bar each; every report also
+/// goes to `json` as a line.
+fn run_engines(
+    engines: &[EngineKind],
+    phases: &[Phase],
+    config: &BenchConfig,
+    env: &BenchEnv,
+    mut json: Option<&mut File>,
+) -> Result<Vec<PhaseReport>, Box<dyn std::error::Error>> {
+    let mut reports: Vec<PhaseReport> = Vec::new();
+    for &engine in engines {
+        let bar = progress_bar(engine, phases.len());
+        let mut runner = Runner::new(engine, config, env)?;
+        let mut failure = None;
+        runner.run(
+            phases,
+            |phase| bar.set_message(phase.to_string()),
+            |report| {
+                bar.inc(1);
+                if let Some(file) = json.as_mut()
+                    && let Err(e) = writeln!(file, "{}", report.to_json())
+                {
+                    failure.get_or_insert(e);
+                }
+                reports.push(report);
+            },
+        )?;
+        bar.finish_and_clear();
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+    }
+    Ok(reports)
+}
+
 fn compare(args: CompareArgs) -> CliResult {
     let phases = Phase::parse_list(&args.phases)?;
     let engines = if args.engines.is_empty() {
@@ -246,29 +328,7 @@ fn compare(args: CompareArgs) -> CliResult {
         dir.path.display()
     );
 
-    let mut reports: Vec<PhaseReport> = Vec::new();
-    for &engine in &engines {
-        let bar = progress_bar(engine, phases.len());
-        let mut runner = Runner::new(engine, &config, &env)?;
-        let mut failure = None;
-        runner.run(
-            &phases,
-            |phase| bar.set_message(phase.to_string()),
-            |report| {
-                bar.inc(1);
-                if let Some(file) = json.as_mut()
-                    && let Err(e) = writeln!(file, "{}", report.to_json())
-                {
-                    failure.get_or_insert(e);
-                }
-                reports.push(report);
-            },
-        )?;
-        bar.finish_and_clear();
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
-    }
+    let reports = run_engines(&engines, &phases, &config, &env, json.as_mut())?;
 
     println!("## Throughput (operations per second; p99 latency of one call)\n");
     println!("{}", throughput_table(&reports));
@@ -447,5 +507,105 @@ fn inspect(args: InspectArgs) -> CliResult {
         }
         other => println!("(this build has no inspector for '{other}' stores)"),
     }
+    Ok(())
+}
+
+fn sweep(args: SweepArgs) -> CliResult {
+    kvlab::bench::sweep::check_knob(&args.knob)?;
+    let phases = Phase::parse_list(&args.phases)?;
+    let config = config_from(&args.workload);
+    config.validate()?;
+    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let env = env_from(&args.workload, &dir.path)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("sweep-{}", args.knob)));
+    let engine = args.engine;
+    let bar = progress_bar(engine, args.values.len());
+    let points = kvlab::bench::sweep::run(
+        || kvlab::bench::EngineSpec::of(engine),
+        &config,
+        &env,
+        &args.knob,
+        &args.values,
+        &phases,
+        |p| {
+            bar.inc(1);
+            bar.set_message(format!("{} = {}", args.knob, p.value));
+        },
+    )?;
+    bar.finish_and_clear();
+    print!("{}", kvlab::bench::sweep::csv(&args.knob, &points));
+    for file in kvlab::bench::sweep::write(&out, engine.name(), &args.knob, &points)? {
+        eprintln!("wrote {}", file.display());
+    }
+    Ok(())
+}
+
+fn report(args: ReportArgs) -> CliResult {
+    use kvlab::bench::report::{Provenance, charts, git_commit, section, splice, today};
+    let engines = if args.engines.is_empty() {
+        EngineKind::ALL.to_vec()
+    } else {
+        args.engines.clone()
+    };
+    let config = BenchConfig {
+        records: args.records,
+        ..BenchConfig::default()
+    };
+    config.validate()?;
+    let dir = bench_dir(args.dir.as_deref())?;
+    let workload = WorkloadArgs {
+        records: args.records,
+        value_size: config.value_size,
+        batch: config.batch,
+        durability: Durability::Sync,
+        threads: 1,
+        reads: None,
+        dir: None,
+        knobs: Vec::new(),
+    };
+    let env = env_from(&workload, &dir.path)?;
+    let reports = run_engines(&engines, &Phase::STANDARD, &config, &env, None)?;
+    let base = args
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let plots = charts(&reports, &args.plots, &base)?;
+    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+    let provenance = Provenance {
+        machine: describe_machine(&dir.path),
+        date: today(),
+        commit: git_commit(),
+        command: format!(
+            "cargo run --release -- report --records {} --engines {}",
+            args.records,
+            names.join(",")
+        ),
+        workload: format!(
+            "{} records of 16-byte keys and {}-byte values, batches of {}, durability sync, \
+             one thread, default engine knobs; cold reads after drop_caches{}.",
+            config.records,
+            config.value_size,
+            config.batch,
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } == 0 {
+                ""
+            } else {
+                " (not root: per-file fadvise instead)"
+            }
+        ),
+    };
+    let old = std::fs::read_to_string(&args.file).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let new = splice(&old, &section(&reports, &provenance, &plots));
+    std::fs::write(&args.file, new)?;
+    eprintln!(
+        "rewrote the results of {} and {} chart(s) in {}",
+        args.file.display(),
+        plots.len(),
+        args.plots.display()
+    );
     Ok(())
 }

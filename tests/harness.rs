@@ -321,3 +321,76 @@ fn cli_inspect_describes_an_lsm_store_and_refuses_others() {
     assert!(!ok);
     assert!(err.contains("not a kvlab store"), "{err}");
 }
+
+#[test]
+fn a_sweep_measures_each_value_and_draws_it() {
+    let config = small(1000);
+    let env = sim_env();
+    let values = vec!["16".to_string(), "256".to_string()];
+    let phases = [Phase::FillRandom, Phase::ReadRandom];
+    let points = kvlab::bench::sweep::run(
+        || EngineSpec::of(EngineKind::Mem),
+        &config,
+        &env,
+        "value_size",
+        &values,
+        &phases,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(points.len(), 2);
+    let fill = |i: usize| {
+        points[i]
+            .reports
+            .iter()
+            .find(|r| r.phase == "fillrandom")
+            .unwrap()
+            .user_bytes_written
+    };
+    assert_eq!(
+        (fill(0), fill(1)),
+        (1000 * (16 + 16), 1000 * (16 + 256)),
+        "each point used its value"
+    );
+    let csv = kvlab::bench::sweep::csv("value_size", &points);
+    assert_eq!(csv.lines().count(), 1 + 2 * 2);
+    let dir = tempfile::tempdir().unwrap();
+    let files = kvlab::bench::sweep::write(dir.path(), "mem", "value_size", &points).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("sweep-throughput.svg")));
+    assert!(kvlab::bench::sweep::check_knob("nonsense").is_err());
+}
+
+#[test]
+fn cli_report_rewrites_only_its_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("B.md");
+    std::fs::write(&file, "# Benchmarks\n\nhand-written analysis stays\n").unwrap();
+    let plots = dir.path().join("plots");
+    let args = [
+        "report",
+        "--records",
+        "2000",
+        "--engines",
+        "mem",
+        "--file",
+        file.to_str().unwrap(),
+        "--plots",
+        plots.to_str().unwrap(),
+    ];
+    for _ in 0..2 {
+        let (ok, _, err) = kvlab(&args, "");
+        assert!(ok, "{err}");
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("hand-written analysis stays"));
+    assert_eq!(
+        text.matches(kvlab::bench::report::BEGIN).count(),
+        1,
+        "rewritten, not appended twice"
+    );
+    assert!(
+        text.contains("| fillrandom") && text.contains("plots/throughput.svg"),
+        "{text}"
+    );
+    assert!(plots.join("throughput.svg").exists());
+}

@@ -12,7 +12,10 @@
 pub mod device;
 pub mod keys;
 pub mod phase;
+pub mod plot;
+pub mod report;
 pub mod runner;
+pub mod sweep;
 pub mod table;
 pub mod timing;
 pub mod ycsb;

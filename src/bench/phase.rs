@@ -164,6 +164,9 @@ impl FromStr for Phase {
     }
 }
 
+/// One figure of a report (for charts): `None` where the phase has none.
+pub type Metric = fn(&PhaseReport) -> Option<f64>;
+
 /// What one phase measured: one JSON line of DESIGN §5. Absent figures are `None` (null).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct PhaseReport {

@@ -36,6 +36,16 @@ fn latency(us: f64) -> String {
     }
 }
 
+/// A phase's place in the standard order (unknown names last), so tables and charts list
+/// phases the same way whichever engine ran first.
+pub fn phase_rank(name: &str) -> usize {
+    Phase::STANDARD
+        .iter()
+        .chain(Phase::YCSB.iter())
+        .position(|p| p.name() == name)
+        .unwrap_or(usize::MAX)
+}
+
 fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen = Vec::new();
     for item in items {
@@ -96,14 +106,7 @@ fn grid(reports: &[PhaseReport], cell: impl Fn(&PhaseReport) -> String) -> Strin
     let engines = first_seen(reports.iter().map(|r| r.engine.as_str()));
     let mut phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
     // Rows in the standard order, whichever engine ran a phase first.
-    let rank = |name: &str| {
-        Phase::STANDARD
-            .iter()
-            .chain(Phase::YCSB.iter())
-            .position(|p| p.name() == name)
-            .unwrap_or(usize::MAX)
-    };
-    phases.sort_by_key(|p| rank(p));
+    phases.sort_by_key(|p| phase_rank(p));
     let header: Vec<String> = std::iter::once("phase".to_string())
         .chain(engines.iter().map(|e| e.to_string()))
         .collect();
