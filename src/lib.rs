@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod btree;
 pub mod error;
 pub mod identity;
 pub mod kv;
