@@ -22,12 +22,20 @@ fn lsm(style: CompactionStyle) -> Subject {
 
 #[test]
 fn model_leveled() {
-    kit::model::run(&lsm(CompactionStyle::Leveled), ModelConfig::default());
+    let config = ModelConfig {
+        cases: 256,
+        ..ModelConfig::default()
+    };
+    kit::model::run(&lsm(CompactionStyle::Leveled), config);
 }
 
 #[test]
 fn model_tiered() {
-    kit::model::run(&lsm(CompactionStyle::Tiered), ModelConfig::default());
+    let config = ModelConfig {
+        cases: 256,
+        ..ModelConfig::default()
+    };
+    kit::model::run(&lsm(CompactionStyle::Tiered), config);
 }
 
 #[test]
@@ -35,11 +43,11 @@ fn crash_leveled() {
     let s = kit::crash::run(
         &lsm(CompactionStyle::Leveled),
         CrashConfig::default(),
-        0..300,
+        0..3000,
     )
     .unwrap();
     assert!(
-        s.crashed_mid_workload > 150 && s.crashed_recoveries > 30,
+        s.crashed_mid_workload > 1500 && s.crashed_recoveries > 300,
         "{s:?}"
     );
 }
@@ -49,7 +57,7 @@ fn crash_tiered() {
     kit::crash::run(
         &lsm(CompactionStyle::Tiered),
         CrashConfig::default(),
-        0..300,
+        0..3000,
     )
     .unwrap();
 }
@@ -60,13 +68,13 @@ fn crash_buffered() {
         durability: kvlab::Durability::Buffered,
         ..CrashConfig::default()
     };
-    kit::crash::run(&lsm(CompactionStyle::Leveled), config, 0..60).unwrap();
+    kit::crash::run(&lsm(CompactionStyle::Leveled), config, 0..1000).unwrap();
 }
 
 #[test]
 fn faults() {
-    let fired = kit::faults::run(&lsm(CompactionStyle::Leveled), 0..300).unwrap();
-    assert!(fired > 150, "{fired}");
+    let fired = kit::faults::run(&lsm(CompactionStyle::Leveled), 0..2000).unwrap();
+    assert!(fired > 1000, "{fired}");
 }
 
 #[test]
@@ -253,5 +261,5 @@ fn model_mmap_reads() {
 
 #[test]
 fn crash_mmap_reads() {
-    kit::crash::run(&lsm_mmap(), CrashConfig::default(), 0..100).unwrap();
+    kit::crash::run(&lsm_mmap(), CrashConfig::default(), 0..1000).unwrap();
 }
