@@ -39,11 +39,21 @@ pub struct Plan {
     pub bottommost: bool,
 }
 
-fn target_size(opts: &LsmOptions, level: usize) -> u64 {
-    opts.base_level_size.saturating_mul(
+/// The size level `level` (1 and below) may reach before it is compacted down: the static
+/// target `base_level_size · ratio^(level-1)`, but never more than a `ratio`-th of what
+/// lies below it. The second bound is what keeps space amplification near 1 + 1/ratio
+/// once the last level is large (the idea of RocksDB's dynamic level sizing): without it,
+/// a level 1 of 64 MiB over a last level of 116 MB holds many keys twice.
+fn target_size(version: &Version, opts: &LsmOptions, level: usize) -> u64 {
+    let fixed = opts.base_level_size.saturating_mul(
         opts.size_ratio
             .saturating_pow(level.saturating_sub(1) as u32),
-    )
+    );
+    let below: u64 = (level + 1..LEVELS).map(|l| version.level_size(l)).sum();
+    if below == 0 {
+        return fixed;
+    }
+    fixed.min((below / opts.size_ratio).max(opts.target_file_size))
 }
 
 /// The user-key range covered by `tables`.
@@ -70,7 +80,7 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
         best = Some((l0, 0));
     }
     for level in 1..LEVELS - 1 {
-        let score = version.level_size(level) as f64 / target_size(opts, level) as f64;
+        let score = version.level_size(level) as f64 / target_size(version, opts, level) as f64;
         if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, level));
         }
