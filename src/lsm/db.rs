@@ -370,7 +370,15 @@ pub fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ManifestState>>
     };
     let path = dir.join(&name);
     let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
-    let contents = wal::read_records(&bytes, &path)?;
+    let contents = wal::read_records(&bytes, &path, wal::Appends::SyncedOneByOne)?;
+    if contents.records.is_empty() {
+        // The first record was synced before CURRENT named this manifest.
+        return Err(Error::corruption(
+            &path,
+            0,
+            "manifest without its first record",
+        ));
+    }
     let mut state = ManifestState {
         name,
         levels: vec![Vec::new(); LEVELS],
@@ -464,7 +472,7 @@ fn recover(
     for &number in &wals {
         let path = wal_path(dir, number);
         let bytes = Bytes::from(vfs.open(&path, FileKind::Wal)?.read_all()?);
-        let contents = wal::read_records(&bytes, &path)?;
+        let contents = wal::read_records(&bytes, &path, wal::Appends::MaybeConcurrent)?;
         for record in contents.records {
             let mut r = Reader::new(&bytes[record.clone()], &path, record.start as u64);
             let first = r.u64()?;

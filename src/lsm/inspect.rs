@@ -82,7 +82,7 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     for number in wal_numbers(&names) {
         let path = wal_path(dir, number);
         let bytes = vfs.open(&path, FileKind::Wal)?.read_all()?;
-        let contents = wal::read_records(&bytes, &path)?;
+        let contents = wal::read_records(&bytes, &path, wal::Appends::MaybeConcurrent)?;
         let torn = bytes.len() - contents.valid_len;
         let _ = writeln!(
             out,

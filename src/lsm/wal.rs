@@ -76,8 +76,20 @@ pub struct LogContents {
     pub valid_len: usize,
 }
 
+/// How much a reader may assume about how a log was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appends {
+    /// Appends may have been in flight together (a WAL written with buffered durability):
+    /// after a crash, a record may be cut or hold zeros anywhere after the last sync.
+    MaybeConcurrent,
+    /// Every append was synced before the next began (the manifest): a crash can only
+    /// cut the last record short, so a record whose bytes are all there but do not check
+    /// out is corruption, even at the end of the file.
+    SyncedOneByOne,
+}
+
 /// Splits `data` (the bytes of `path`) into records, stopping at a torn tail.
-pub fn read_records(data: &[u8], path: &Path) -> Result<LogContents> {
+pub fn read_records(data: &[u8], path: &Path, appends: Appends) -> Result<LogContents> {
     let mut records = Vec::new();
     let mut at = 0;
     while at < data.len() {
@@ -87,6 +99,19 @@ pub fn read_records(data: &[u8], path: &Path) -> Result<LogContents> {
                 records.push(payload);
             }
             None => {
+                if appends == Appends::SyncedOneByOne {
+                    let whole = match header_at(data, at) {
+                        Some((len, _, _)) => at + HEADER_LEN + len <= data.len(),
+                        None => at + HEADER_LEN <= data.len(),
+                    };
+                    if whole {
+                        return Err(Error::corruption(
+                            path,
+                            at as u64,
+                            "damaged log record: all its bytes are there, so no crash cut it",
+                        ));
+                    }
+                }
                 // Was the bad spot durable? Look for an intact record further on that
                 // says so.
                 for later in at + 1..data.len().saturating_sub(HEADER_LEN - 1) {
@@ -186,7 +211,7 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let data = log(&[b"one", b"", b"three"], false);
-        let c = read_records(&data, Path::new("l")).unwrap();
+        let c = read_records(&data, Path::new("l"), Appends::MaybeConcurrent).unwrap();
         let got: Vec<&[u8]> = c.records.iter().map(|r| &data[r.clone()]).collect();
         assert_eq!(got, vec![&b"one"[..], b"", b"three"]);
         assert_eq!(c.valid_len, data.len());
@@ -197,11 +222,11 @@ mod tests {
         let payloads: [&[u8]; 3] = [b"first record", b"second", b"third and last"];
         let data = log(&payloads, false);
         let ends: Vec<usize> = {
-            let c = read_records(&data, Path::new("l")).unwrap();
+            let c = read_records(&data, Path::new("l"), Appends::MaybeConcurrent).unwrap();
             c.records.iter().map(|r| r.end).collect()
         };
         for cut in 0..=data.len() {
-            let c = read_records(&data[..cut], Path::new("l")).unwrap();
+            let c = read_records(&data[..cut], Path::new("l"), Appends::MaybeConcurrent).unwrap();
             let whole = ends.iter().filter(|&&e| e <= cut).count();
             assert_eq!(c.records.len(), whole, "cut at {cut}");
             assert_eq!(c.valid_len, if whole == 0 { 0 } else { ends[whole - 1] });
@@ -213,8 +238,26 @@ mod tests {
         let mut data = log(&[b"kept"], false);
         let good = data.len();
         data.extend_from_slice(&[0xab; 100]);
-        let c = read_records(&data, Path::new("l")).unwrap();
+        let c = read_records(&data, Path::new("l"), Appends::MaybeConcurrent).unwrap();
         assert_eq!((c.records.len(), c.valid_len), (1, good));
+    }
+
+    #[test]
+    fn one_by_one_logs_call_any_whole_damaged_record_corruption() {
+        let data = log(&[b"a synced record", b"another", b"the last"], true);
+        let one_by_one = |d: &[u8]| read_records(d, Path::new("m"), Appends::SyncedOneByOne);
+        for at in 0..data.len() {
+            let mut bad = data.clone();
+            bad[at] ^= 0x04;
+            assert!(
+                matches!(one_by_one(&bad), Err(Error::Corruption { .. })),
+                "byte {at}"
+            );
+        }
+        // A cut tail is still a torn append, not corruption.
+        for cut in 0..data.len() {
+            assert!(one_by_one(&data[..cut]).is_ok(), "cut at {cut}");
+        }
     }
 
     #[test]
@@ -223,11 +266,11 @@ mod tests {
         for at in 0..data.len() {
             let mut bad = data.clone();
             bad[at] ^= 0x04;
-            let outcome = read_records(&bad, Path::new("l"));
+            let outcome = read_records(&bad, Path::new("l"), Appends::MaybeConcurrent);
             // Damage in the last record cannot be told from a tear; anywhere before it,
             // a later record vouches that the spot was synced.
             let last_start = {
-                let c = read_records(&data, Path::new("l")).unwrap();
+                let c = read_records(&data, Path::new("l"), Appends::MaybeConcurrent).unwrap();
                 c.records[2].start - HEADER_LEN
             };
             if at < last_start {
