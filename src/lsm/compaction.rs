@@ -143,18 +143,43 @@ pub struct Output {
     pub meta: TableMeta,
 }
 
+/// What a merge keeps and where it cuts.
+#[derive(Clone, Copy, Debug)]
+pub struct Rules<'a> {
+    /// Drop deletions (nothing older can lie below the output).
+    pub drop_deletions: bool,
+    /// Start a new table once one reaches this size.
+    pub target_size: u64,
+    /// Stop before this user key.
+    pub end: Option<&'a [u8]>,
+}
+
+impl Rules<'_> {
+    /// One table, every deletion kept: how a memtable is flushed.
+    pub const FLUSH: Rules<'static> = Rules {
+        drop_deletions: false,
+        target_size: u64::MAX,
+        end: None,
+    };
+}
+
 /// Writes the entries of `source` (in internal-key order) to new tables of about
 /// `target_size` bytes each, keeping the newest version of each key and, if
-/// `drop_deletions`, no deletions. `next_number` hands out file numbers.
+/// `drop_deletions`, no deletions; stops at the first user key at or after `end`.
+/// `next_number` hands out file numbers.
 pub fn write_tables(
     vfs: &dyn Vfs,
     dir: &Path,
     opts: &LsmOptions,
     source: &mut dyn InternalIterator,
-    drop_deletions: bool,
-    target_size: u64,
+    rules: Rules<'_>,
     mut next_number: impl FnMut() -> u64,
 ) -> Result<Vec<Output>> {
+    let Rules {
+        drop_deletions,
+        target_size,
+        end,
+    } = rules;
     let mut outputs = Vec::new();
     let mut builder: Option<(u64, TableBuilder)> = None;
     let mut last_user: Option<Vec<u8>> = None;
@@ -163,6 +188,9 @@ pub fn write_tables(
         let (user, _, kind) = ikey::decode(key).ok_or_else(|| {
             crate::Error::corruption(dir, 0, "undecodable internal key during compaction")
         })?;
+        if end.is_some_and(|end| user >= end) {
+            break;
+        }
         let newest = last_user.as_deref() != Some(user);
         if newest {
             last_user = Some(user.to_vec());
@@ -210,13 +238,41 @@ fn finish(number: u64, builder: TableBuilder) -> Result<Output> {
     })
 }
 
-/// Runs `plan`: merges its inputs into new tables.
-pub fn run(
+/// Inputs larger than this many target-sized files are merged by two threads, each
+/// taking one half of the key range (the machine has two cores, and while a settle or a
+/// long level-0 compaction runs, the writer leaves one idle).
+const SPLIT_FILES: u64 = 8;
+
+/// A user key near the middle of the inputs: the median of their tables' largest keys.
+fn split_key(plan: &Plan, opts: &LsmOptions) -> Option<Vec<u8>> {
+    let bytes: u64 = plan.inputs.iter().map(|(_, t)| t.meta.size).sum();
+    if opts.compaction != CompactionStyle::Leveled || bytes < SPLIT_FILES * opts.target_file_size {
+        return None;
+    }
+    let mut bounds: Vec<&[u8]> = plan
+        .inputs
+        .iter()
+        .map(|(_, t)| t.meta.largest_user())
+        .collect();
+    bounds.sort_unstable();
+    let mid = bounds[bounds.len() / 2];
+    let lowest = plan
+        .inputs
+        .iter()
+        .map(|(_, t)| t.meta.smallest_user())
+        .min()?;
+    (mid > lowest).then(|| mid.to_vec())
+}
+
+/// Merges the inputs' entries with user keys in `[start, end)`.
+fn merge_range(
     plan: &Plan,
     vfs: &dyn Vfs,
     dir: &Path,
     opts: &LsmOptions,
-    next_number: impl FnMut() -> u64,
+    start: Option<&[u8]>,
+    end: Option<&[u8]>,
+    next_number: &(dyn Fn() -> u64 + Sync),
 ) -> Result<Vec<Output>> {
     // Level-0 tables overlap: one cursor each. A deeper level's tables are disjoint and
     // sorted: one cursor walks them all, so the merge compares a handful of cursors, not
@@ -241,18 +297,47 @@ pub fn run(
         }
     }
     let mut merged = MergeIter::new(children);
-    merged.seek_to_first()?;
+    match start {
+        Some(key) => {
+            let mut target = Vec::with_capacity(key.len() + ikey::TRAILER_LEN);
+            ikey::encode(&mut target, key, ikey::MAX_SEQ, ikey::Kind::Put);
+            merged.seek(&target)?;
+        }
+        None => merged.seek_to_first()?,
+    }
     let target = match opts.compaction {
         CompactionStyle::Leveled => opts.target_file_size,
         CompactionStyle::Tiered => u64::MAX,
     };
-    write_tables(
-        vfs,
-        dir,
-        opts,
-        &mut merged,
-        plan.bottommost,
-        target,
-        next_number,
-    )
+    let rules = Rules {
+        drop_deletions: plan.bottommost,
+        target_size: target,
+        end,
+    };
+    write_tables(vfs, dir, opts, &mut merged, rules, next_number)
+}
+
+/// Runs `plan`: merges its inputs into new tables, in two key ranges at once when the
+/// inputs are large.
+pub fn run(
+    plan: &Plan,
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &LsmOptions,
+    next_number: &(dyn Fn() -> u64 + Sync),
+) -> Result<Vec<Output>> {
+    let Some(mid) = split_key(plan, opts) else {
+        return merge_range(plan, vfs, dir, opts, None, None, next_number);
+    };
+    let (low, high) = std::thread::scope(|s| {
+        let low = s.spawn(|| merge_range(plan, vfs, dir, opts, None, Some(&mid), next_number));
+        let high = merge_range(plan, vfs, dir, opts, Some(&mid), None, next_number);
+        let low = low
+            .join()
+            .unwrap_or_else(|_| Err(crate::Error::invalid("a compaction thread panicked")));
+        (low, high)
+    });
+    let mut outputs = low?;
+    outputs.extend(high?);
+    Ok(outputs)
 }

@@ -515,8 +515,7 @@ fn recover(
             dir,
             opts,
             &mut it,
-            false,
-            u64::MAX,
+            compaction::Rules::FLUSH,
             &mut alloc,
         )?;
         for out in outputs {
@@ -856,8 +855,7 @@ impl Inner {
             &self.dir,
             &self.opts,
             &mut it,
-            false,
-            u64::MAX,
+            compaction::Rules::FLUSH,
             || self.alloc_number(),
         )?;
         let mut edit = VersionEdit {
@@ -884,7 +882,7 @@ impl Inner {
 
     fn run_compaction(&self, plan: &Plan) -> Result<()> {
         let read: u64 = plan.inputs.iter().map(|(_, t)| t.meta.size).sum();
-        let outputs = compaction::run(plan, self.vfs.as_ref(), &self.dir, &self.opts, || {
+        let outputs = compaction::run(plan, self.vfs.as_ref(), &self.dir, &self.opts, &|| {
             self.alloc_number()
         })?;
         let mut edit = VersionEdit::default();
