@@ -99,17 +99,40 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     Ok(out)
 }
 
-/// Every block of table `number`: index entries and the keys each block holds.
+/// Every block of table `number` (offset, size, entries, last key), then its first
+/// thousand entries.
 pub fn dump_table(vfs: &dyn Vfs, dir: &Path, number: u64) -> Result<String> {
     let table = open_table(vfs, dir, number)?;
     let mut out = String::new();
+    let blocks = table.blocks();
     let _ = writeln!(
         out,
-        "{}: {} entries, filter {} bytes",
+        "{}: {} entries in {} data blocks, filter {} bytes",
         table.path().display(),
         table.entries(),
+        blocks.len(),
         table.filter_size()
     );
+    let _ = writeln!(out, "\nblocks (offset, bytes, entries, last key):");
+    for (handle, key, seq) in &blocks {
+        let block = table.block(*handle)?;
+        let mut it = block.iter(ikey::cmp_encoded);
+        it.seek_to_first()?;
+        let mut entries = 0;
+        while it.valid() {
+            entries += 1;
+            it.advance()?;
+        }
+        let _ = writeln!(
+            out,
+            "  {:>10} {:>6} {:>5}  {}@{seq}",
+            handle.offset,
+            handle.size,
+            entries,
+            key.escape_ascii()
+        );
+    }
+    let _ = writeln!(out, "\nentries (key@sequence, kind, value bytes):");
     let mut it = table.iter();
     it.seek_to_first()?;
     let mut shown = 0;

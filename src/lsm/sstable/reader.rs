@@ -217,6 +217,18 @@ impl TableReader {
         &self.path
     }
 
+    /// Every data block's handle with the last key it holds (user key, sequence), in order.
+    pub fn blocks(&self) -> Vec<(Handle, &[u8], u64)> {
+        self.index_entries
+            .iter()
+            .map(|e| {
+                let key =
+                    &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
+                (e.handle, key, e.seq)
+            })
+            .collect()
+    }
+
     /// A data block: from the mapping, or from the cache, or from disk.
     pub fn block(&self, handle: Handle) -> Result<Block> {
         if let Some(map) = &self.mapped {
