@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use super::timing::{parallel, record};
+use super::timing::{self, parallel, record};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -481,8 +481,9 @@ impl<'a> Runner<'a> {
                 self.config.batch * (KEY_LEN + self.config.value_size),
             );
             for b in range {
+                let positions = timing::batch(b, batch_len, self.config.records);
                 batch.clear();
-                for pos in b * batch_len..((b + 1) * batch_len).min(self.config.records) {
+                for pos in positions.clone() {
                     let i = order(pos);
                     batch.put(&key(i), self.values.get(i));
                 }
@@ -490,7 +491,7 @@ impl<'a> Runner<'a> {
                 store.write(&batch)?;
                 record(hist, t);
                 if let Some(live) = live {
-                    for pos in b * batch_len..((b + 1) * batch_len).min(self.config.records) {
+                    for pos in positions {
                         Live::set(&live.present, order(pos), true);
                     }
                 }
@@ -633,7 +634,7 @@ impl<'a> Runner<'a> {
                 for b in range {
                     batch.clear();
                     picked.clear();
-                    for _ in b * batch_len..((b + 1) * batch_len).min(n) {
+                    for _ in timing::batch(b, batch_len, n) {
                         let i = rng.random_range(0..n);
                         batch.put(&key(i), self.new_values.get(i));
                         picked.push(i);
@@ -670,8 +671,8 @@ impl<'a> Runner<'a> {
         let hist = parallel(self.config.threads, chunks, |_, range, hist| {
             let mut batch = WriteBatch::new();
             for c in range {
-                let chunk = &victims
-                    [c as usize * batch_len..((c as usize + 1) * batch_len).min(victims.len())];
+                let range = timing::batch(c, batch_len as u64, victims.len() as u64);
+                let chunk = &victims[range.start as usize..range.end as usize];
                 batch.clear();
                 for &i in chunk {
                     batch.delete(&key(i));

@@ -18,6 +18,11 @@ pub fn record(hist: &mut Histogram<u64>, since: Instant) {
     hist.saturating_record(ns.max(1));
 }
 
+/// The positions of batch `b` when `0..total` is cut into batches of `len`.
+pub fn batch(b: u64, len: u64, total: u64) -> Range<u64> {
+    b * len..((b + 1) * len).min(total)
+}
+
 /// Splits `0..total` over `threads` workers and merges their latency histograms.
 pub fn parallel<F>(threads: usize, total: u64, work: F) -> Result<Histogram<u64>>
 where
@@ -50,4 +55,16 @@ where
             .map_err(|e| Error::invalid(format!("merging histograms: {e}")))?;
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_cover_the_range_once() {
+        let positions: Vec<u64> = (0..4).flat_map(|b| batch(b, 3, 10)).collect();
+        assert_eq!(positions, (0..10).collect::<Vec<_>>());
+        assert!(batch(4, 3, 10).is_empty());
+    }
 }

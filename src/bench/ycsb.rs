@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use super::keys::{KEY_LEN, Values, key};
 use super::phase::YcsbWorkload;
 use super::runner::BenchConfig;
-use super::timing::{parallel, record};
+use super::timing::{self, parallel, record};
 use super::zipf::{Latest, ScrambledZipfian};
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, KvStore, WriteBatch};
@@ -76,7 +76,7 @@ pub fn load(store: &dyn KvStore, config: &BenchConfig) -> Result<u64> {
     let mut batch = WriteBatch::new();
     for b in 0..n.div_ceil(batch_len) {
         batch.clear();
-        for i in b * batch_len..((b + 1) * batch_len).min(n) {
+        for i in timing::batch(b, batch_len, n) {
             batch.put(&key(i), values.get(i));
         }
         store.write(&batch)?;
