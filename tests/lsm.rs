@@ -232,6 +232,44 @@ mod behaviour {
         assert_no_leaks(&fs, &store);
     }
 
+    /// Levels 1 and below hold disjoint key ranges in order.
+    fn assert_levels_disjoint(store: &Lsm) {
+        for (level, tables) in store.level_tables().iter().enumerate().skip(1) {
+            for pair in tables.windows(2) {
+                assert!(
+                    pair[0].largest_user() < pair[1].smallest_user(),
+                    "level {level}: tables {} and {} overlap",
+                    pair[0].number,
+                    pair[1].number
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn compacting_a_narrow_range_keeps_levels_disjoint() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill(&store, 2000, 1);
+        store.settle().unwrap();
+        // One level-0 table spanning the whole key space, then a merge asked for a sliver.
+        let mut batch = WriteBatch::new();
+        batch.put(&key(0), b"2:first").put(&key(1999), b"2:last");
+        store.write(&batch).unwrap();
+        store.compact_range(&key(1000), &key(1001)).unwrap();
+        assert_levels_disjoint(&store);
+        assert_eq!(
+            store.get(&key(0)).unwrap().as_deref(),
+            Some(&b"2:first"[..])
+        );
+        assert_eq!(
+            store.get(&key(1999)).unwrap().as_deref(),
+            Some(&b"2:last"[..])
+        );
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 2000);
+        assert_no_leaks(&fs, &store);
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

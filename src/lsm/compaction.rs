@@ -113,6 +113,46 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
     })
 }
 
+/// A plan that merges every table of `level` meeting the user keys `[lo, hi]` (with,
+/// under leveled compaction, every table one level down that meets what they hold). A
+/// deletion may be dropped only when no table outside the plan, at or below the output
+/// level, meets the merged key range.
+pub fn plan_range(
+    version: &Version,
+    opts: &LsmOptions,
+    level: usize,
+    lo: &[u8],
+    hi: &[u8],
+) -> Option<Plan> {
+    let upper = version.overlapping(level, lo, hi);
+    let (lo, hi) = key_range(&upper)?;
+    let output_level = match opts.compaction {
+        CompactionStyle::Leveled => (level + 1).min(LEVELS - 1),
+        CompactionStyle::Tiered => 0,
+    };
+    let mut inputs: Vec<(usize, Arc<TableFile>)> = upper.into_iter().map(|t| (level, t)).collect();
+    if output_level > level {
+        // Lower tables must be taken by the range the upper tables really hold, or the
+        // output would overlap tables left in the level.
+        inputs.extend(
+            version
+                .overlapping(output_level, &lo, &hi)
+                .into_iter()
+                .map(|t| (output_level, t)),
+        );
+    }
+    let tables: Vec<Arc<TableFile>> = inputs.iter().map(|(_, t)| Arc::clone(t)).collect();
+    let (lo, hi) = key_range(&tables)?;
+    let taken = |t: &Arc<TableFile>| tables.iter().any(|x| x.meta.number == t.meta.number);
+    let bottommost =
+        (output_level..LEVELS).all(|l| version.overlapping(l, &lo, &hi).iter().all(taken));
+    Some(Plan {
+        inputs,
+        output_level,
+        bottommost,
+    })
+}
+
 fn pick_tiered(version: &Version, opts: &LsmOptions) -> Option<Plan> {
     let runs = &version.levels[0];
     if runs.len() < opts.l0_trigger.max(2) {

@@ -270,41 +270,13 @@ impl Lsm {
         for level in 0..LEVELS - 1 {
             let plan = {
                 let st = self.inner.state.lock();
-                let upper: Vec<Arc<TableFile>> = if level == 0 {
-                    st.version.levels[0]
-                        .iter()
-                        .filter(|t| t.meta.overlaps(lo, hi))
-                        .cloned()
-                        .collect()
-                } else {
-                    st.version.overlapping(level, lo, hi)
-                };
-                if upper.is_empty() {
-                    continue;
-                }
-                let output_level = match self.inner.opts.compaction {
-                    CompactionStyle::Leveled => level + 1,
-                    CompactionStyle::Tiered => 0,
-                };
-                let mut inputs: Vec<(usize, Arc<TableFile>)> =
-                    upper.iter().map(|t| (level, Arc::clone(t))).collect();
-                if output_level > level {
-                    for t in st.version.overlapping(output_level, lo, hi) {
-                        inputs.push((output_level, t));
-                    }
-                }
-                let bottommost = (output_level + 1..LEVELS)
-                    .all(|l| st.version.levels[l].is_empty())
-                    && (output_level > 0 || inputs.len() == st.version.levels[0].len());
-                Plan {
-                    inputs,
-                    output_level,
-                    bottommost,
-                }
+                compaction::plan_range(&st.version, &self.inner.opts, level, lo, hi)
             };
-            self.inner.run_compaction(&plan)?;
-            if self.inner.opts.compaction == CompactionStyle::Tiered {
-                break;
+            if let Some(plan) = plan {
+                self.inner.run_compaction(&plan)?;
+                if self.inner.opts.compaction == CompactionStyle::Tiered {
+                    break;
+                }
             }
         }
         Ok(())
@@ -776,33 +748,13 @@ impl Inner {
     /// Merges whatever is in level 0 into level 1 now.
     fn compact_level0(&self) -> Result<()> {
         let _work = self.work.lock();
-        let plan = {
-            let st = self.state.lock();
-            let upper = st.version.levels[0].clone();
-            let Some(lo) = upper.iter().map(|t| t.meta.smallest_user()).min() else {
-                return Ok(());
-            };
-            let hi = upper
-                .iter()
-                .map(|t| t.meta.largest_user())
-                .max()
-                .unwrap_or(lo);
-            let mut inputs: Vec<(usize, Arc<TableFile>)> =
-                upper.iter().map(|t| (0, Arc::clone(t))).collect();
-            inputs.extend(
-                st.version
-                    .overlapping(1, lo, hi)
-                    .into_iter()
-                    .map(|t| (1, t)),
-            );
-            let bottommost = (2..LEVELS).all(|l| st.version.overlapping(l, lo, hi).is_empty());
-            Plan {
-                inputs,
-                output_level: 1,
-                bottommost,
-            }
-        };
-        self.run_compaction(&plan)
+        // Every user key lies in [empty, 1025 bytes of 0xff].
+        let top = [0xffu8; crate::MAX_KEY_LEN + 1];
+        let plan = compaction::plan_range(&self.state.lock().version, &self.opts, 0, &[], &top);
+        match plan {
+            Some(plan) => self.run_compaction(&plan),
+            None => Ok(()),
+        }
     }
 
     fn alloc_number(&self) -> u64 {
