@@ -24,6 +24,7 @@ pub use checked::Checked;
 pub use range::KeyRange;
 pub use stats::Stats;
 
+use crate::btree::{BTree, BTreeOptions};
 use crate::error::{Error, Result};
 use crate::lsm::{Lsm, LsmOptions};
 use crate::mem::MemStore;
@@ -117,6 +118,13 @@ pub trait KvStore: Send + Sync {
 
     /// The bytes the store occupies on disk now.
     fn disk_usage(&self) -> Result<u64>;
+
+    /// Checks the store's structures for consistency (the B+tree's `check()`: key order,
+    /// separators, every page reachable or free exactly once), reading everything; an
+    /// engine with nothing to check returns `Ok`. Tests run it after every test.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// When a write counts as done.
@@ -162,6 +170,8 @@ pub struct Options {
     pub vfs: Arc<dyn Vfs>,
     /// Knobs of the LSM engine.
     pub lsm: LsmOptions,
+    /// Knobs of the B+tree engine.
+    pub btree: BTreeOptions,
 }
 
 impl Options {
@@ -172,8 +182,9 @@ impl Options {
             .ok_or_else(|| Error::invalid(format!("'{assignment}' is not NAME=VALUE")))?;
         match name.trim().split_once('.') {
             Some(("lsm", knob)) => self.lsm.set(knob, value.trim()),
+            Some(("btree", knob)) => self.btree.set(knob, value.trim()),
             _ => Err(Error::invalid(format!(
-                "unknown option '{name}' (engine knobs are lsm.NAME)"
+                "unknown option '{name}' (engine knobs are lsm.NAME and btree.NAME)"
             ))),
         }
     }
@@ -193,6 +204,7 @@ impl Default for Options {
             durability: Durability::Sync,
             vfs: Arc::new(RealFs::new()),
             lsm: LsmOptions::default(),
+            btree: BTreeOptions::default(),
         }
     }
 }
@@ -204,18 +216,21 @@ pub enum EngineKind {
     /// [`MemStore`]: an ordered map in memory; the model of every test and the no-disk
     /// baseline of every comparison. Keeps nothing across a reopen.
     Mem,
+    /// The B+tree over a pager with a WAL of page images (`btree`).
+    BTree,
     /// [`Lsm`]: the log-structured merge tree.
     Lsm,
 }
 
 impl EngineKind {
     /// Every engine in this build.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::Mem, EngineKind::Lsm];
+    pub const ALL: &'static [EngineKind] = &[EngineKind::Mem, EngineKind::BTree, EngineKind::Lsm];
 
     /// The name `FromStr` takes and `Display` prints.
     pub fn name(self) -> &'static str {
         match self {
             EngineKind::Mem => "mem",
+            EngineKind::BTree => "btree",
             EngineKind::Lsm => "lsm",
         }
     }
@@ -257,6 +272,7 @@ impl FromStr for EngineKind {
 pub fn open(kind: EngineKind, dir: &Path, options: Options) -> Result<Box<dyn KvStore>> {
     match kind {
         EngineKind::Mem => Ok(Box::new(Checked::new(MemStore::open(dir, options)?))),
+        EngineKind::BTree => Ok(Box::new(Checked::new(BTree::open(dir, options)?))),
         EngineKind::Lsm => Ok(Box::new(Checked::new(Lsm::open(dir, options)?))),
     }
 }

@@ -1,31 +1,79 @@
-//! The B+tree engine ("btree"), under construction: the slotted page format and the pager
-//! (header page, buffer pool) are here; the tree, its free list and its write-ahead log
-//! of page images come next (issue 5). Nothing opens a B+tree store yet, and `EngineKind`
-//! does not list it.
+//! The B+tree engine ("btree"): pages updated in place, made crash-safe by a write-ahead
+//! log of page images, as SQLite in WAL mode does.
 //!
-//! # Plan for the rest (so the pieces here fit it)
-//!
-//! - **Transactions.** One writer at a time builds a transaction: copies of the pages it
-//!   changes (and new pages, from the free list first), plus a new header. Readers never
-//!   see those copies.
-//! - **WAL of page images.** A commit appends one record (the `lsm::wal` framing: checksummed,
-//!   torn tail recognised) holding the transaction number, the new header and the image of
-//!   every page it changed, then syncs. The committed images go into an in-memory index
-//!   (page number → newest image); readers look there before the pager's database file.
-//! - **Snapshots.** A reader takes the index and header as of one commit (an `Arc`), so a
-//!   scan stays consistent while the writer commits. A checkpoint writes the newest images
-//!   into the database file, syncs it, then resets the WAL; it must not overwrite a page
-//!   image an open snapshot would read from the file, so it waits for (or skips while)
-//!   older snapshots are open.
-//! - **Large keys and values.** Keys go up to 1024 bytes and pages down to 512 bytes, so a
-//!   cell keeps a local prefix of its payload and sends the rest down a chain of overflow
-//!   pages (as SQLite does), in leaves and internal nodes alike; a comparison that ties on
-//!   the local prefix reads the rest of the key from the chain. Values over a quarter page
-//!   always go to overflow.
-//! - **Shrinking.** A node under a quarter full borrows from or merges with a sibling;
-//!   freed pages go on the free list (header `free_head`, linked through page `link`).
-//! - **`check()`.** Key order, fill, separators, and every page reachable or free exactly
-//!   once, run after every test.
+//! - [`page`]: the slotted page, the node of the tree.
+//! - [`overflow`]: chains of pages for payloads that do not fit a quarter page.
+//! - [`pager`]: the database file, its header page, and the buffer pool.
+//! - [`tree`]: search, insert with splits, delete with merges, cursors — inside a
+//!   transaction that copies the pages it changes.
+//! - [`wal`]: the log of committed transactions (new header + changed page images).
+//! - [`db`]: the store: snapshots, commit, checkpoint, recovery.
+//! - [`check`]: the integrity checker.
 
+pub mod check;
+pub mod db;
+pub mod overflow;
 pub mod page;
 pub mod pager;
+pub mod tree;
+pub mod wal;
+
+pub use db::BTree;
+
+use crate::error::{Error, Result};
+use crate::lsm::parse_size;
+
+/// The B+tree's knobs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BTreeOptions {
+    /// Bytes per page for a new store: a power of two, 512 B to 64 KiB. An existing
+    /// store keeps the page size it was made with.
+    pub page_size: usize,
+    /// Bytes of the buffer pool (clean pages of the database file and of the WAL).
+    pub pool_size: usize,
+    /// A checkpoint starts when the WAL grows past this many bytes.
+    pub wal_limit: u64,
+}
+
+impl Default for BTreeOptions {
+    fn default() -> Self {
+        BTreeOptions {
+            page_size: 4096,
+            pool_size: 8 << 20,
+            wal_limit: 64 << 20,
+        }
+    }
+}
+
+impl BTreeOptions {
+    /// Small pages and a small WAL limit, so splits, merges and checkpoints happen all
+    /// the time in tests.
+    pub fn tiny() -> Self {
+        BTreeOptions {
+            page_size: 512,
+            pool_size: 16 << 10,
+            wal_limit: 32 << 10,
+        }
+    }
+
+    /// Sets one knob by name (as `kvlab bench --set btree.NAME=VALUE` spells it).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let size = || parse_size(value);
+        match name {
+            "page_size" => self.page_size = size()? as usize,
+            "pool_size" => self.pool_size = size()? as usize,
+            "wal_limit" => self.wal_limit = size()?,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "unknown btree option '{name}' (page_size, pool_size, wal_limit)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the knobs make sense.
+    pub fn validate(&self) -> Result<()> {
+        pager::check_page_size(self.page_size)
+    }
+}

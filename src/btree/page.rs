@@ -70,18 +70,61 @@ impl PageKind {
     }
 }
 
-/// Where a leaf's value lives.
+/// Largest payload a cell keeps in its page: a little under a quarter of the page, so
+/// every page holds at least four cells and a split always leaves both halves a fit.
+pub fn max_local(page_size: usize) -> usize {
+    (page_size - HEADER) / 4 - 24
+}
+
+/// One decoded cell (leaf or internal), borrowing the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LeafValue<'a> {
-    /// In the cell.
-    Inline(&'a [u8]),
-    /// In a chain of overflow pages starting at `first`.
-    Overflow {
-        /// The value's length.
-        len: u32,
-        /// The first page of the chain.
-        first: u64,
-    },
+pub struct Cell<'a> {
+    /// Internal cells: the child holding keys below this cell's key. Leaves: 0.
+    pub child: u64,
+    /// The whole key's length.
+    pub key_len: usize,
+    /// The whole value's length (leaves; 0 in internal cells).
+    pub value_len: usize,
+    /// The part of the payload (key, then value) kept in the page.
+    pub local: &'a [u8],
+    /// The first overflow page holding the rest of the payload, if it spilled.
+    pub overflow: Option<u64>,
+}
+
+impl<'a> Cell<'a> {
+    /// The key bytes kept in the page (all of it unless the key itself spilled).
+    pub fn key_prefix(&self) -> &'a [u8] {
+        &self.local[..self.key_len.min(self.local.len())]
+    }
+
+    /// The key, when all of it is in the page.
+    pub fn whole_key(&self) -> Option<&'a [u8]> {
+        (self.key_len <= self.local.len()).then(|| &self.local[..self.key_len])
+    }
+
+    /// The value, when all of it is in the page.
+    pub fn inline_value(&self) -> Option<&'a [u8]> {
+        self.overflow
+            .is_none()
+            .then(|| &self.local[self.key_len..self.key_len + self.value_len])
+    }
+}
+
+/// How many payload bytes a leaf cell keeps in a page of `page_size` bytes, and whether
+/// the rest spills to overflow pages.
+pub fn leaf_local_len(page_size: usize, key_len: usize, value_len: usize) -> (usize, bool) {
+    let max = max_local(page_size);
+    if key_len + value_len <= max {
+        (key_len + value_len, false)
+    } else {
+        (key_len.min(max), true)
+    }
+}
+
+/// How many key bytes an internal cell keeps in a page, and whether the rest spills.
+pub fn internal_local_len(page_size: usize, key_len: usize) -> (usize, bool) {
+    let max = max_local(page_size);
+    (key_len.min(max), key_len > max)
 }
 
 /// One page's bytes, with accessors that check every offset they follow.
@@ -112,8 +155,12 @@ impl Page {
 
     /// Checks the checksum and the header of page `number` read from `file`.
     pub fn decode(number: u64, data: Vec<u8>, file: &Path) -> Result<Page> {
-        let size = data.len();
-        let offset = number * size as u64;
+        let offset = number * data.len() as u64;
+        Page::decode_at(number, data, file, offset)
+    }
+
+    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say).
+    pub fn decode_at(number: u64, data: Vec<u8>, file: &Path, offset: u64) -> Result<Page> {
         let bad =
             |detail: String| Error::corruption(file, offset, format!("page {number}: {detail}"));
         let stored = u32_at(&data, 0) as u32;
@@ -210,7 +257,7 @@ impl Page {
         self.data.len() - HEADER - self.free_space()
     }
 
-    fn cell(&self, i: usize) -> &[u8] {
+    fn cell_bytes(&self, i: usize) -> &[u8] {
         &self.data[self.slot(i)..]
     }
 
@@ -223,123 +270,122 @@ impl Page {
         )
     }
 
-    /// The key of cell `i` (leaf or internal).
-    pub fn key(&self, i: usize) -> Result<&[u8]> {
-        let cell = self.cell(i);
-        let path = Path::new("page");
-        let mut r = Reader::new(cell, path, self.number);
-        if self.kind() == PageKind::Internal {
-            r.u64()?;
+    /// Cell `i`, decoded and bounds-checked.
+    pub fn cell(&self, i: usize) -> Result<Cell<'_>> {
+        if i >= self.cells() {
+            return Err(self.corrupt("cell index past the slot array"));
         }
-        let len = r.len(crate::MAX_KEY_LEN)?;
-        if self.kind() == PageKind::Leaf {
-            r.u8()?;
+        let bytes = self.cell_bytes(i);
+        let path = Path::new("btree page");
+        let mut r = Reader::new(bytes, path, self.number);
+        let internal = self.kind() == PageKind::Internal;
+        let child = if internal { r.u64()? } else { 0 };
+        let key_len = r.len(crate::MAX_KEY_LEN)?;
+        let value_len = if internal {
+            0
+        } else {
+            r.len(crate::MAX_VALUE_LEN)?
+        };
+        let page_size = self.data.len();
+        let (local_len, spilled) = if internal {
+            internal_local_len(page_size, key_len)
+        } else {
+            leaf_local_len(page_size, key_len, value_len)
+        };
+        if key_len == 0 {
+            return Err(self.corrupt("empty key in a cell"));
         }
-        let at = r.position();
-        r.bytes(len)
-            .map_err(|_| self.corrupt("key runs past the page"))?;
-        Ok(&cell[at..at + len])
+        let local = r
+            .bytes(local_len)
+            .map_err(|_| self.corrupt("cell runs past the page"))?;
+        let overflow = if spilled {
+            let first = r
+                .u64()
+                .map_err(|_| self.corrupt("cell runs past the page"))?;
+            if first == 0 {
+                return Err(self.corrupt("spilled cell without an overflow page"));
+            }
+            Some(first)
+        } else {
+            None
+        };
+        Ok(Cell {
+            child,
+            key_len,
+            value_len,
+            local,
+            overflow,
+        })
     }
 
-    /// The value of leaf cell `i`.
-    pub fn value(&self, i: usize) -> Result<LeafValue<'_>> {
-        let cell = self.cell(i);
-        let mut r = Reader::new(cell, Path::new("page"), self.number);
-        let klen = r.len(crate::MAX_KEY_LEN)?;
-        let tag = r.u8()?;
-        r.bytes(klen)?;
-        match tag {
-            0 => {
-                let vlen = r.len(self.data.len())?;
-                let at = r.position();
-                r.bytes(vlen)
-                    .map_err(|_| self.corrupt("value runs past the page"))?;
-                Ok(LeafValue::Inline(&cell[at..at + vlen]))
-            }
-            1 => Ok(LeafValue::Overflow {
-                len: r.u32()?,
-                first: r.u64()?,
-            }),
-            _ => Err(self.corrupt("unknown leaf value tag")),
-        }
+    /// The encoded bytes of cell `i`.
+    pub fn raw_cell(&self, i: usize) -> Result<&[u8]> {
+        let len = self.cell_len(i)?;
+        Ok(&self.cell_bytes(i)[..len])
     }
 
     /// The child of internal cell `i` (holding keys below the cell's key).
     pub fn child(&self, i: usize) -> Result<u64> {
-        let cell = self.cell(i);
-        if cell.len() < 8 {
-            return Err(self.corrupt("internal cell runs past the page"));
-        }
-        Ok(u64::from_le_bytes(cell[..8].try_into().expect("8 bytes")))
+        Ok(self.cell(i)?.child)
     }
 
-    /// The first slot whose key is at or after `key`, and whether it is equal.
-    pub fn search(&self, key: &[u8]) -> Result<(usize, bool)> {
-        let (mut lo, mut hi) = (0, self.cells());
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            match self.key(mid)?.cmp(key) {
-                std::cmp::Ordering::Less => lo = mid + 1,
-                std::cmp::Ordering::Equal => return Ok((mid, true)),
-                std::cmp::Ordering::Greater => hi = mid,
-            }
-        }
-        Ok((lo, false))
+    /// Points internal cell `i` at another child.
+    pub fn set_child(&mut self, i: usize, child: u64) {
+        let at = self.slot(i);
+        self.data[at..at + 8].copy_from_slice(&child.to_le_bytes());
     }
 
-    /// Encodes a leaf cell.
-    pub fn leaf_cell(key: &[u8], value: LeafValue<'_>) -> Vec<u8> {
-        let mut cell = Vec::with_capacity(key.len() + 16);
-        put_varint(&mut cell, key.len() as u64);
-        match value {
-            LeafValue::Inline(v) => {
-                cell.push(0);
-                cell.extend_from_slice(key);
-                put_varint(&mut cell, v.len() as u64);
-                cell.extend_from_slice(v);
-            }
-            LeafValue::Overflow { len, first } => {
-                cell.push(1);
-                cell.extend_from_slice(key);
-                cell.extend_from_slice(&len.to_le_bytes());
-                cell.extend_from_slice(&first.to_le_bytes());
-            }
+    /// Encodes a leaf cell: `local` is the payload part kept in the page (see
+    /// [`leaf_local_len`]), `overflow` the chain holding the rest.
+    pub fn leaf_cell(
+        key_len: usize,
+        value_len: usize,
+        local: &[u8],
+        overflow: Option<u64>,
+    ) -> Vec<u8> {
+        let mut cell = Vec::with_capacity(local.len() + 16);
+        put_varint(&mut cell, key_len as u64);
+        put_varint(&mut cell, value_len as u64);
+        cell.extend_from_slice(local);
+        if let Some(first) = overflow {
+            cell.extend_from_slice(&first.to_le_bytes());
         }
         cell
     }
 
-    /// Encodes an internal cell.
-    pub fn internal_cell(child: u64, key: &[u8]) -> Vec<u8> {
-        let mut cell = Vec::with_capacity(key.len() + 12);
-        cell.extend_from_slice(&child.to_le_bytes());
+    /// Encodes a leaf cell whose key and value both stay in the page.
+    pub fn inline_leaf_cell(key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut cell = Vec::with_capacity(key.len() + value.len() + 4);
         put_varint(&mut cell, key.len() as u64);
+        put_varint(&mut cell, value.len() as u64);
         cell.extend_from_slice(key);
+        cell.extend_from_slice(value);
+        cell
+    }
+
+    /// Encodes an internal cell (see [`internal_local_len`]).
+    pub fn internal_cell(
+        child: u64,
+        key_len: usize,
+        local: &[u8],
+        overflow: Option<u64>,
+    ) -> Vec<u8> {
+        let mut cell = Vec::with_capacity(local.len() + 20);
+        cell.extend_from_slice(&child.to_le_bytes());
+        put_varint(&mut cell, key_len as u64);
+        cell.extend_from_slice(local);
+        if let Some(first) = overflow {
+            cell.extend_from_slice(&first.to_le_bytes());
+        }
         cell
     }
 
     /// The encoded length of cell `i`.
     fn cell_len(&self, i: usize) -> Result<usize> {
-        let cell = self.cell(i);
-        let mut r = Reader::new(cell, Path::new("page"), self.number);
-        match self.kind() {
-            PageKind::Internal => {
-                r.u64()?;
-                let k = r.len(crate::MAX_KEY_LEN)?;
-                r.bytes(k)?;
-            }
-            _ => {
-                let k = r.len(crate::MAX_KEY_LEN)?;
-                let tag = r.u8()?;
-                r.bytes(k)?;
-                if tag == 0 {
-                    let v = r.len(self.data.len())?;
-                    r.bytes(v)?;
-                } else {
-                    r.bytes(12)?;
-                }
-            }
-        }
-        Ok(r.position())
+        let c = self.cell(i)?;
+        let start = self.slot(i);
+        let local_end = c.local.as_ptr() as usize - self.data.as_ptr() as usize + c.local.len();
+        Ok(local_end - start + if c.overflow.is_some() { 8 } else { 0 })
     }
 
     /// Whether a cell of `len` bytes fits (after a defragment if need be).
@@ -381,7 +427,7 @@ impl Page {
     /// Packs the live cells against the end of the page, so all free space is one gap.
     pub fn defragment(&mut self) -> Result<()> {
         let cells: Vec<Vec<u8>> = (0..self.cells())
-            .map(|i| Ok(self.cell(i)[..self.cell_len(i)?].to_vec()))
+            .map(|i| Ok(self.raw_cell(i)?.to_vec()))
             .collect::<Result<_>>()?;
         let mut at = self.data.len();
         for (i, cell) in cells.iter().enumerate() {
@@ -398,7 +444,7 @@ impl Page {
     /// Every cell's bytes, in order (for splits and merges).
     pub fn all_cells(&self) -> Result<Vec<Vec<u8>>> {
         (0..self.cells())
-            .map(|i| Ok(self.cell(i)[..self.cell_len(i)?].to_vec()))
+            .map(|i| Ok(self.raw_cell(i)?.to_vec()))
             .collect()
     }
 
@@ -419,41 +465,64 @@ mod tests {
         Page::new(3, size, PageKind::Leaf)
     }
 
+    fn keys(p: &Page) -> Vec<Vec<u8>> {
+        (0..p.cells())
+            .map(|i| p.cell(i).unwrap().whole_key().unwrap().to_vec())
+            .collect()
+    }
+
     #[test]
-    fn cells_stay_in_key_order_and_round_trip() {
+    fn cells_keep_slot_order_and_round_trip() {
         let mut p = leaf(4096);
-        for k in [b"m".as_slice(), b"a", b"z", b"c"] {
-            let (i, found) = p.search(k).unwrap();
-            assert!(!found);
-            let cell = Page::leaf_cell(k, LeafValue::Inline(&[k[0]; 10]));
-            assert!(p.insert(i, &cell).unwrap());
+        for (slot, k) in [(0, b"m".as_slice()), (0, b"a"), (2, b"z"), (1, b"c")] {
+            let cell = Page::inline_leaf_cell(k, &[k[0]; 10]);
+            assert!(p.insert(slot, &cell).unwrap());
         }
-        let keys: Vec<&[u8]> = (0..p.cells()).map(|i| p.key(i).unwrap()).collect();
-        assert_eq!(keys, [b"a".as_slice(), b"c", b"m", b"z"]);
-        assert_eq!(p.value(2).unwrap(), LeafValue::Inline(&[b'm'; 10]));
-        assert_eq!(p.search(b"m").unwrap(), (2, true));
-        let big = Page::leaf_cell(
-            b"big",
-            LeafValue::Overflow {
-                len: 1 << 20,
-                first: 77,
-            },
-        );
-        let (i, _) = p.search(b"big").unwrap();
-        p.insert(i, &big).unwrap();
         assert_eq!(
-            p.value(i).unwrap(),
-            LeafValue::Overflow {
-                len: 1 << 20,
-                first: 77
-            }
+            keys(&p),
+            [b"a".to_vec(), b"c".to_vec(), b"m".to_vec(), b"z".to_vec()]
         );
+        assert_eq!(p.cell(2).unwrap().inline_value(), Some(&[b'm'; 10][..]));
+        // A spilled cell keeps the key prefix and names its chain.
+        let (local, spilled) = leaf_local_len(4096, 3, 1 << 20);
+        assert!(spilled);
+        assert_eq!(local, 3);
+        p.insert(1, &Page::leaf_cell(3, 1 << 20, b"big", Some(77)))
+            .unwrap();
+        let c = p.cell(1).unwrap();
+        assert_eq!(
+            (c.key_prefix(), c.value_len, c.overflow),
+            (&b"big"[..], 1 << 20, Some(77))
+        );
+        assert_eq!(c.inline_value(), None);
+        assert_eq!(p.raw_cell(1).unwrap().len(), 1 + 3 + 3 + 8);
+    }
+
+    #[test]
+    fn long_keys_keep_a_prefix_in_small_pages() {
+        let max = max_local(512);
+        assert!(max * 4 + 4 * 2 <= 512 - HEADER, "four cells fit any page");
+        let key = vec![7u8; 1000];
+        let (local, spilled) = internal_local_len(512, key.len());
+        assert!(spilled && local == max);
+        let mut p = Page::new(4, 512, PageKind::Internal);
+        p.insert(
+            0,
+            &Page::internal_cell(9, key.len(), &key[..local], Some(12)),
+        )
+        .unwrap();
+        let c = p.cell(0).unwrap();
+        assert_eq!((c.child, c.key_len, c.overflow), (9, 1000, Some(12)));
+        assert_eq!(c.key_prefix(), &key[..max]);
+        assert_eq!(c.whole_key(), None);
+        p.set_child(0, 33);
+        assert_eq!(p.child(0).unwrap(), 33);
     }
 
     #[test]
     fn removing_and_refilling_reuses_space() {
         let mut p = leaf(512);
-        let cell = |i: u8| Page::leaf_cell(&[i], LeafValue::Inline(&[i; 40]));
+        let cell = |i: u8| Page::inline_leaf_cell(&[i + 1], &[i; 40]);
         let mut n = 0u8;
         while p.insert(n as usize, &cell(n)).unwrap() {
             n += 1;
@@ -472,23 +541,13 @@ mod tests {
                 "cell {i} fits again"
             );
         }
-    }
-
-    #[test]
-    fn internal_cells_carry_children() {
-        let mut p = Page::new(1, 1024, PageKind::Internal);
-        p.insert(0, &Page::internal_cell(5, b"k")).unwrap();
-        p.set_link(9);
-        assert_eq!(
-            (p.child(0).unwrap(), p.key(0).unwrap(), p.link()),
-            (5, &b"k"[..], 9)
-        );
+        assert_eq!(keys(&p), (1..=n).map(|i| vec![i]).collect::<Vec<_>>());
     }
 
     #[test]
     fn every_flipped_byte_is_caught() {
         let mut p = leaf(512);
-        p.insert(0, &Page::leaf_cell(b"key", LeafValue::Inline(b"value")))
+        p.insert(0, &Page::inline_leaf_cell(b"key", b"value"))
             .unwrap();
         p.seal();
         assert!(Page::decode(3, p.data.clone(), Path::new("db")).is_ok());
@@ -510,23 +569,34 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for round in 0..2000 {
-            let mut p = leaf(512);
-            p.insert(0, &Page::leaf_cell(b"key", LeafValue::Inline(b"value")))
-                .unwrap();
+            let mut p = if round % 2 == 0 {
+                leaf(512)
+            } else {
+                Page::new(3, 512, PageKind::Internal)
+            };
+            let cell = if round % 2 == 0 {
+                Page::inline_leaf_cell(b"key", b"value")
+            } else {
+                Page::internal_cell(5, 3, b"key", None)
+            };
+            p.insert(0, &cell).unwrap();
             // Scramble a few header or cell bytes, then make the checksum match.
             for _ in 0..(round % 6 + 1) {
                 let at = (rng.next_u32() as usize) % p.data.len();
                 p.data[at] = rng.next_u32() as u8;
             }
             p.seal();
-            if let Ok(page) = Page::decode(3, p.data.clone(), Path::new("db")) {
-                for i in 0..page.cells() {
-                    let _ = page.key(i);
-                    let _ = page.value(i);
-                    let _ = page.child(i);
+            if let Ok(mut page) = Page::decode(3, p.data.clone(), Path::new("db")) {
+                for i in 0..page.cells() + 1 {
+                    let _ = page.cell(i);
+                    let _ = page.raw_cell(i);
                 }
-                let _ = page.search(b"k");
                 let _ = page.all_cells();
+                let _ = page.insert(0, b"0123456789");
+                if page.cells() > 0 {
+                    let _ = page.remove(0);
+                }
+                let _ = page.defragment();
             }
         }
     }

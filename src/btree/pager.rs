@@ -11,10 +11,20 @@
 //! 24      8     page count   u64, pages in the file including this one
 //! 32      8     free head    u64, first page of the free list (0 = none)
 //! 40      8     free count   u64, pages on the free list
-//! 48      8     transaction  u64, the last transaction written into the file
-//! 56      4     checksum     CRC-32 of bytes 0..56
-//! 60      ...   zero to the end of the page
+//! 48      8     transaction  u64, the last committed transaction
+//! 56      8     height       u64, levels of the tree (0 = empty, 1 = a root leaf)
+//! 64      8     leaves       u64, leaf pages
+//! 72      8     internals    u64, internal pages
+//! 80      8     overflows    u64, overflow pages
+//! 88      8     entries      u64, keys in the tree
+//! 96      4     checksum     CRC-32 of bytes 0..96
+//! 100     ...   zero to the end of the page
 //! ```
+//!
+//! A page lives in one of two places: the database file (page `n` at byte `n · page
+//! size`), or, when a transaction since the last checkpoint changed it, as an image in the
+//! WAL. The pool caches both kinds by where they came from (a database page number, or a
+//! WAL generation and offset), so a reader at an older snapshot never gets a newer image.
 //!
 //! The buffer pool caches clean pages only (a transaction keeps the pages it changes to
 //! itself until commit), so evicting a page never writes it. A page is pinned while anyone
@@ -28,12 +38,12 @@ use parking_lot::Mutex;
 
 use super::page::{MAX_PAGE, MIN_PAGE, Page};
 use crate::error::{Error, Result};
-use crate::vfs::{FileKind, Vfs, VfsFile};
+use crate::vfs::VfsFile;
 
 const MAGIC: &[u8; 8] = b"KVLABBT\0";
 const VERSION: u32 = 1;
-/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 5 + 4.
-pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 5 + 4;
+/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 10 + 4.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 10 + 4;
 
 /// What page 0 says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,8 +58,18 @@ pub struct DbHeader {
     pub free_head: u64,
     /// Pages on the free list.
     pub free_count: u64,
-    /// The last transaction checkpointed into the file.
+    /// The last committed transaction.
     pub txn: u64,
+    /// Levels of the tree: 0 when empty, 1 for a lone root leaf.
+    pub height: u64,
+    /// Leaf pages in the tree.
+    pub leaves: u64,
+    /// Internal pages in the tree.
+    pub internals: u64,
+    /// Overflow pages holding spilled payloads.
+    pub overflows: u64,
+    /// Keys in the tree.
+    pub entries: u64,
 }
 
 impl DbHeader {
@@ -62,7 +82,27 @@ impl DbHeader {
             free_head: 0,
             free_count: 0,
             txn: 0,
+            height: 0,
+            leaves: 0,
+            internals: 0,
+            overflows: 0,
+            entries: 0,
         }
+    }
+
+    fn fields(&self) -> [u64; 10] {
+        [
+            self.root,
+            self.page_count,
+            self.free_head,
+            self.free_count,
+            self.txn,
+            self.height,
+            self.leaves,
+            self.internals,
+            self.overflows,
+            self.entries,
+        ]
     }
 
     /// The header page's bytes.
@@ -71,16 +111,7 @@ impl DbHeader {
         out[0..8].copy_from_slice(MAGIC);
         out[8..12].copy_from_slice(&VERSION.to_le_bytes());
         out[12..16].copy_from_slice(&self.page_size.to_le_bytes());
-        for (i, v) in [
-            self.root,
-            self.page_count,
-            self.free_head,
-            self.free_count,
-            self.txn,
-        ]
-        .iter()
-        .enumerate()
-        {
+        for (i, v) in self.fields().iter().enumerate() {
             out[16 + 8 * i..24 + 8 * i].copy_from_slice(&v.to_le_bytes());
         }
         let crc = crc32fast::hash(&out[..HEADER_LEN - 4]);
@@ -125,12 +156,20 @@ impl DbHeader {
             free_head: u64_at(32),
             free_count: u64_at(40),
             txn: u64_at(48),
+            height: u64_at(56),
+            leaves: u64_at(64),
+            internals: u64_at(72),
+            overflows: u64_at(80),
+            entries: u64_at(88),
         };
         let in_file = |p: u64| p < header.page_count;
         if header.page_count == 0
             || (header.root != 0 && !in_file(header.root))
             || (header.free_head != 0 && !in_file(header.free_head))
             || header.free_count >= header.page_count
+            || header.leaves + header.internals + header.overflows + header.free_count
+                >= header.page_count
+            || (header.root == 0) != (header.height == 0)
         {
             return Err(bad(
                 16,
@@ -141,7 +180,12 @@ impl DbHeader {
     }
 }
 
+/// Where a cached page image came from: `(0, page)` for the database file, `(generation,
+/// offset)` for an image in the WAL (generations start at 1 and change at each checkpoint).
+pub type Location = (u64, u64);
+
 struct Frame {
+    at: Location,
     page: Arc<Page>,
     referenced: bool,
 }
@@ -150,31 +194,33 @@ struct Frame {
 struct Pool {
     capacity: usize,
     frames: Vec<Frame>,
-    index: HashMap<u64, usize>,
+    index: HashMap<Location, usize>,
     hand: usize,
     hits: u64,
     misses: u64,
 }
 
 impl Pool {
-    fn get(&mut self, n: u64) -> Option<Arc<Page>> {
-        let i = *self.index.get(&n)?;
+    fn get(&mut self, at: Location) -> Option<Arc<Page>> {
+        let i = *self.index.get(&at)?;
         let frame = &mut self.frames[i];
         frame.referenced = true;
         Some(Arc::clone(&frame.page))
     }
 
-    fn put(&mut self, page: Arc<Page>) {
-        if let Some(&i) = self.index.get(&page.number) {
+    fn put(&mut self, at: Location, page: Arc<Page>) {
+        if let Some(&i) = self.index.get(&at) {
             self.frames[i] = Frame {
+                at,
                 page,
                 referenced: true,
             };
             return;
         }
         if self.frames.len() < self.capacity {
-            self.index.insert(page.number, self.frames.len());
+            self.index.insert(at, self.frames.len());
             self.frames.push(Frame {
+                at,
                 page,
                 referenced: false,
             });
@@ -194,38 +240,42 @@ impl Pool {
                 frame.referenced = false;
                 continue;
             }
-            self.index.remove(&frame.page.number);
-            self.index.insert(page.number, i);
+            self.index.remove(&frame.at);
+            self.index.insert(at, i);
             self.frames[i] = Frame {
+                at,
                 page,
                 referenced: false,
             };
             return;
         }
-        self.index.insert(page.number, self.frames.len());
+        self.index.insert(at, self.frames.len());
         self.frames.push(Frame {
+            at,
             page,
             referenced: false,
         });
     }
 
-    fn forget(&mut self, n: u64) {
-        if let Some(i) = self.index.remove(&n) {
-            // Keep the slot: swap in the last frame.
-            let last = self.frames.len() - 1;
-            self.frames.swap(i, last);
-            self.frames.pop();
-            if i < self.frames.len() {
-                self.index.insert(self.frames[i].page.number, i);
-            }
-        }
+    /// Keeps only the frames `keep` says yes to.
+    fn retain(&mut self, keep: impl Fn(Location) -> bool) {
+        self.frames.retain(|f| keep(f.at));
+        self.index = self
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.at, i))
+            .collect();
+        self.hand = 0;
     }
 }
 
-/// The database file and its buffer pool.
+/// The database file, the WAL's images, and the buffer pool in front of both.
 pub struct Pager {
-    file: Box<dyn VfsFile>,
-    path: PathBuf,
+    db: Box<dyn VfsFile>,
+    db_path: PathBuf,
+    wal: Box<dyn VfsFile>,
+    wal_path: PathBuf,
     page_size: usize,
     pool: Mutex<Pool>,
 }
@@ -233,60 +283,45 @@ pub struct Pager {
 impl std::fmt::Debug for Pager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pager")
-            .field("path", &self.path)
+            .field("db", &self.db_path)
             .field("page_size", &self.page_size)
             .finish()
     }
 }
 
+/// Checks a page size option.
+pub fn check_page_size(page_size: usize) -> Result<()> {
+    if !page_size.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page_size) {
+        return Err(Error::invalid(format!(
+            "page size {page_size}: a power of two from {MIN_PAGE} to {MAX_PAGE}"
+        )));
+    }
+    Ok(())
+}
+
+/// Reads the header page of a database file.
+pub fn read_header(file: &dyn VfsFile, path: &Path) -> Result<DbHeader> {
+    let mut head = vec![0u8; HEADER_LEN];
+    file.read_exact_at(&mut head, 0)?;
+    DbHeader::decode(&head, path)
+}
+
 impl Pager {
-    /// Creates the database file with a header page, synced.
-    pub fn create(
-        vfs: &dyn Vfs,
-        path: &Path,
+    /// A pager over an open database file and a read handle on the WAL.
+    pub fn new(
+        db: Box<dyn VfsFile>,
+        wal: Box<dyn VfsFile>,
         page_size: usize,
         pool_bytes: usize,
-    ) -> Result<(Pager, DbHeader)> {
-        if !page_size.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page_size) {
-            return Err(Error::invalid(format!(
-                "page size {page_size}: a power of two from {MIN_PAGE} to {MAX_PAGE}"
-            )));
-        }
-        let file = vfs.create(path, FileKind::Page)?;
-        let header = DbHeader::new(page_size as u32);
-        file.write_at(&header.encode(), 0)?;
-        file.sync()?;
-        Ok((Pager::with(file, path, page_size, pool_bytes), header))
-    }
-
-    /// Opens an existing database file and reads its header.
-    pub fn open(vfs: &dyn Vfs, path: &Path, pool_bytes: usize) -> Result<(Pager, DbHeader)> {
-        let file = vfs.open(path, FileKind::Page)?;
-        let mut head = vec![0u8; HEADER_LEN];
-        file.read_exact_at(&mut head, 0)?;
-        let header = DbHeader::decode(&head, path)?;
-        let pages = file.len()? / u64::from(header.page_size);
-        if pages < header.page_count {
-            return Err(Error::corruption(
-                path,
-                0,
-                format!(
-                    "header says {} pages, the file holds {pages}",
-                    header.page_count
-                ),
-            ));
-        }
-        let page_size = header.page_size as usize;
-        Ok((Pager::with(file, path, page_size, pool_bytes), header))
-    }
-
-    fn with(file: Box<dyn VfsFile>, path: &Path, page_size: usize, pool_bytes: usize) -> Pager {
+    ) -> Pager {
         Pager {
-            file,
-            path: path.to_path_buf(),
+            db_path: db.path().to_path_buf(),
+            wal_path: wal.path().to_path_buf(),
+            db,
+            wal,
             page_size,
             pool: Mutex::new(Pool {
-                capacity: (pool_bytes / page_size).max(8),
+                capacity: (pool_bytes / page_size).max(16),
                 frames: Vec::new(),
                 index: HashMap::new(),
                 hand: 0,
@@ -301,54 +336,79 @@ impl Pager {
         self.page_size
     }
 
-    /// Page `n` as the database file holds it, through the pool.
-    pub fn read(&self, n: u64) -> Result<Arc<Page>> {
+    fn cached(&self, at: Location) -> Option<Arc<Page>> {
+        let mut pool = self.pool.lock();
+        let page = pool.get(at);
+        if page.is_some() {
+            pool.hits += 1;
+        } else {
+            pool.misses += 1;
+        }
+        page
+    }
+
+    fn load(&self, at: Location, n: u64, file: &dyn VfsFile, offset: u64) -> Result<Arc<Page>> {
+        let mut data = vec![0u8; self.page_size];
+        file.read_exact_at(&mut data, offset)?;
+        let page = Page::decode_at(n, data, file.path(), offset)?;
+        let page = Arc::new(page);
+        self.pool.lock().put(at, Arc::clone(&page));
+        Ok(page)
+    }
+
+    /// Page `n` as the database file holds it.
+    pub fn read_db(&self, n: u64) -> Result<Arc<Page>> {
         if n == 0 {
             return Err(Error::corruption(
-                &self.path,
+                &self.db_path,
                 0,
                 "a tree link points at the header page",
             ));
         }
-        {
-            let mut pool = self.pool.lock();
-            if let Some(page) = pool.get(n) {
-                pool.hits += 1;
-                return Ok(page);
-            }
-            pool.misses += 1;
+        if let Some(page) = self.cached((0, n)) {
+            return Ok(page);
         }
-        let mut data = vec![0u8; self.page_size];
-        self.file
-            .read_exact_at(&mut data, n * self.page_size as u64)?;
-        let page = Arc::new(Page::decode(n, data, &self.path)?);
-        self.pool.lock().put(Arc::clone(&page));
-        Ok(page)
+        let offset = n * self.page_size as u64;
+        self.load((0, n), n, self.db.as_ref(), offset)
     }
 
-    /// Writes `page` (sealed with its checksum) into the database file, and into the pool.
-    pub fn write(&self, page: &Page) -> Result<()> {
-        let mut sealed = page.clone();
-        sealed.seal();
-        self.file
-            .write_at(&sealed.data, page.number * self.page_size as u64)?;
-        self.pool.lock().put(Arc::new(sealed));
-        Ok(())
+    /// The image of page `n` at `offset` in WAL generation `generation`.
+    pub fn read_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Arc<Page>> {
+        if let Some(page) = self.cached((generation, offset)) {
+            return Ok(page);
+        }
+        self.load((generation, offset), n, self.wal.as_ref(), offset)
+    }
+
+    /// Puts an image just appended to the WAL into the pool.
+    pub fn cache_wal(&self, generation: u64, offset: u64, page: Arc<Page>) {
+        self.pool.lock().put((generation, offset), page);
+    }
+
+    /// Writes a sealed page into the database file (a checkpoint).
+    pub fn write_db(&self, page: &Page) -> Result<()> {
+        self.db
+            .write_at(&page.data, page.number * self.page_size as u64)
     }
 
     /// Writes the header page.
     pub fn write_header(&self, header: &DbHeader) -> Result<()> {
-        self.file.write_at(&header.encode(), 0)
+        self.db.write_at(&header.encode(), 0)
     }
 
-    /// Makes everything written durable.
-    pub fn sync(&self) -> Result<()> {
-        self.file.sync()
+    /// Makes the database file durable.
+    pub fn sync_db(&self) -> Result<()> {
+        self.db.sync()
     }
 
-    /// Drops page `n` from the pool (it was freed, or its file image is stale).
-    pub fn forget(&self, n: u64) {
-        self.pool.lock().forget(n);
+    /// After a checkpoint: the WAL's images are gone, and `pages` are what the database
+    /// file now holds at their numbers.
+    pub fn checkpointed(&self, pages: Vec<Arc<Page>>) {
+        let mut pool = self.pool.lock();
+        pool.retain(|(generation, _)| generation == 0);
+        for page in pages {
+            pool.put((0, page.number), page);
+        }
     }
 
     /// (hits, misses) of the buffer pool.
@@ -361,13 +421,18 @@ impl Pager {
     pub fn pool_len(&self) -> usize {
         self.pool.lock().frames.len()
     }
+
+    /// The WAL file's path.
+    pub fn wal_path(&self) -> &Path {
+        &self.wal_path
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::btree::page::{LeafValue, PageKind};
-    use crate::vfs::SimFs;
+    use crate::btree::page::PageKind;
+    use crate::vfs::{FileKind, SimFs, Vfs};
 
     #[test]
     fn header_round_trips_and_every_flip_is_caught() {
@@ -378,6 +443,11 @@ mod tests {
             free_head: 7,
             free_count: 2,
             txn: 99,
+            height: 2,
+            leaves: 4,
+            internals: 1,
+            overflows: 2,
+            entries: 300,
         };
         let bytes = h.encode();
         assert_eq!(DbHeader::decode(&bytes, Path::new("db")).unwrap(), h);
@@ -392,58 +462,58 @@ mod tests {
     }
 
     #[test]
-    fn pages_written_are_read_back_through_the_pool() {
+    fn pages_are_read_back_through_the_pool_by_where_they_came_from() {
         let fs = SimFs::new();
-        let path = Path::new("/db.pages");
-        let (pager, header) = Pager::create(&fs, path, 512, 8 * 512).unwrap();
-        assert_eq!(header.page_count, 1);
+        let db = fs.create(Path::new("/db"), FileKind::Page).unwrap();
+        let wal = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
+        let mut images = Vec::new();
         for n in 1..=40u64 {
             let mut p = Page::new(n, 512, PageKind::Leaf);
-            p.insert(
-                0,
-                &Page::leaf_cell(&n.to_be_bytes(), LeafValue::Inline(b"v")),
-            )
+            p.insert(0, &Page::inline_leaf_cell(&n.to_be_bytes(), b"v"))
+                .unwrap();
+            p.seal();
+            db.write_at(&p.data, n * 512).unwrap();
+            images.push(p);
+        }
+        // A newer image of page 7 sits in the WAL at offset 0.
+        let mut newer = images[6].clone();
+        newer
+            .insert(1, &Page::inline_leaf_cell(b"~", b"w"))
             .unwrap();
-            pager.write(&p).unwrap();
-        }
-        assert!(pager.pool_len() <= 8, "the pool keeps to its capacity");
-        let held = pager.read(1).unwrap(); // pinned while held
+        newer.seal();
+        wal.write_at(&newer.data, 0).unwrap();
+        let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
+        let pager = Pager::new(db, reader, 512, 16 * 512);
+        let held = pager.read_db(1).unwrap(); // pinned while held
         for n in 1..=40u64 {
-            assert_eq!(pager.read(n).unwrap().key(0).unwrap(), n.to_be_bytes());
+            let page = pager.read_db(n).unwrap();
+            assert_eq!(page.cell(0).unwrap().whole_key().unwrap(), n.to_be_bytes());
         }
-        assert_eq!(held.key(0).unwrap(), 1u64.to_be_bytes());
+        assert!(pager.pool_len() <= 17, "the pool keeps to its capacity");
+        assert_eq!(pager.read_db(7).unwrap().cells(), 1);
+        assert_eq!(pager.read_wal(1, 0, 7).unwrap().cells(), 2);
+        assert_eq!(
+            pager.read_db(7).unwrap().cells(),
+            1,
+            "the file's image stays apart"
+        );
+        assert_eq!(held.cells(), 1);
         let (hits, misses) = pager.pool_hits_and_misses();
         assert!(hits >= 1 && misses >= 30, "{hits} {misses}");
-        pager
-            .write_header(&DbHeader {
-                page_count: 41,
-                ..header
-            })
-            .unwrap();
-        pager.sync().unwrap();
-        drop(pager);
-        let (again, h) = Pager::open(&fs, path, 1 << 20).unwrap();
-        assert_eq!(h.page_count, 41);
-        assert_eq!(again.read(40).unwrap().key(0).unwrap(), 40u64.to_be_bytes());
-        assert!(again.read(0).is_err(), "the header is not a tree page");
+        assert!(pager.read_db(0).is_err(), "the header is not a tree page");
+        assert!(matches!(pager.read_db(41), Err(Error::Corruption { .. })));
+        // After a checkpoint the pool holds the new image under the page's number.
+        pager.checkpointed(vec![Arc::new(newer)]);
+        assert_eq!(pager.read_db(7).unwrap().cells(), 2);
     }
 
     #[test]
-    fn bad_sizes_and_short_files_are_refused() {
-        let fs = SimFs::new();
-        assert!(Pager::create(&fs, Path::new("/a"), 1000, 1 << 20).is_err());
-        assert!(Pager::create(&fs, Path::new("/b"), 256, 1 << 20).is_err());
-        let (pager, header) = Pager::create(&fs, Path::new("/c"), 512, 1 << 20).unwrap();
-        pager
-            .write_header(&DbHeader {
-                page_count: 5,
-                ..header
-            })
-            .unwrap();
-        drop(pager);
-        assert!(matches!(
-            Pager::open(&fs, Path::new("/c"), 1 << 20),
-            Err(Error::Corruption { .. })
-        ));
+    fn bad_page_sizes_are_refused() {
+        for bad in [0, 256, 1000, 4097, 128 << 10] {
+            assert!(check_page_size(bad).is_err(), "{bad}");
+        }
+        for good in [512, 1024, 4096, 65536] {
+            check_page_size(good).unwrap();
+        }
     }
 }

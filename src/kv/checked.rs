@@ -106,6 +106,10 @@ impl<S: KvStore> KvStore for Checked<S> {
     fn disk_usage(&self) -> Result<u64> {
         self.inner.disk_usage()
     }
+
+    fn check(&self) -> Result<()> {
+        self.inner.check()
+    }
 }
 
 /// Counts the bytes a scan returns; adds them to the store's total when dropped, so a scan

@@ -282,6 +282,9 @@ pub fn run_one(
     if recovery_crashes > 0 {
         summary.crashed_recoveries += 1;
     }
+    store
+        .check()
+        .map_err(|e| format!("integrity check after recovery: {e}"))?;
     let got: State = dump(store.as_ref())
         .map_err(|e| format!("scan after recovery: {e}"))?
         .into_iter()
@@ -315,6 +318,9 @@ pub fn run_one(
     let store = subject
         .open(&fs, d)
         .map_err(|e| format!("reopen after recovery: {e}"))?;
+    store
+        .check()
+        .map_err(|e| format!("integrity check after reopen: {e}"))?;
     match store.get(b"after-recovery") {
         Ok(Some(_)) => Ok(()),
         other => Err(format!(

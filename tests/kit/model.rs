@@ -183,6 +183,9 @@ pub fn check(subject: &Subject, ops: &[Op]) -> Result<(), TestCaseError> {
             }
         }
     }
+    store
+        .check()
+        .map_err(|e| fail(format!("integrity check at the end: {e}")))?;
     let all = dump(store.as_ref()).map_err(|e| fail(format!("final scan: {e}")))?;
     let want: Vec<_> = oracle.into_iter().collect();
     if all != want {

@@ -1,0 +1,635 @@
+//! The B+tree store: snapshots, commit, checkpoint and recovery.
+//!
+//! # Files in the store directory
+//!
+//! ```text
+//! KVLAB       identity file (engine "btree")
+//! btree.db    the database file: page 0 the header, then pages (pager.rs, page.rs)
+//! btree.wal   the write-ahead log of committed transactions (wal.rs)
+//! ```
+//!
+//! # A write
+//!
+//! One writer at a time (a mutex). The writer starts a [`Txn`] on the newest snapshot,
+//! applies the batch, then appends one WAL record with the new header and the image of
+//! every page it changed, and syncs it (with `Durability::Sync`). Only then does it put
+//! the images' WAL offsets into the WAL index and publish the new snapshot: readers never
+//! see part of a batch.
+//!
+//! # A read
+//!
+//! A reader takes the newest snapshot: the header as of one commit, the WAL generation,
+//! and how far into the WAL that commit reached. Page `n` is its newest image in the WAL
+//! before that point, if any, else page `n` of the database file. A scan holds its
+//! snapshot to the end, so it sees one state while the writer goes on.
+//!
+//! # A checkpoint
+//!
+//! When the WAL passes `wal_limit` bytes, and in `settle`: sync the WAL, write the newest
+//! image of every page in it into the database file, write the header, sync the file,
+//! start a new WAL generation (the index empties), and truncate the WAL. A crash at any
+//! point leaves either the old WAL (replayed again: images are whole pages, so replaying
+//! twice is harmless) or a synced database file. Overwriting the database file would pull
+//! pages from under a reader of an older snapshot, so a checkpoint waits until none is
+//! open (it is skipped, and tried again after a later commit).
+//!
+//! # Recovery
+//!
+//! Read the WAL's intact records (a torn tail is cut off); the newest commit's header is
+//! the state, and every image in them goes back into the index. No WAL records: the
+//! database file's header is the state.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+
+use super::BTreeOptions;
+use super::page::Page;
+use super::pager::{self, DbHeader, Pager};
+use super::tree::{self, Cursor, PageRead, Txn};
+use super::wal;
+use crate::error::{Error, Result};
+use crate::identity::{self, StoreDir};
+use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::lsm::wal::LogWriter;
+use crate::vfs::{self, Counted, FileKind, Vfs};
+
+/// The on-disk format version of the B+tree's files.
+pub const FORMAT: u32 = 1;
+/// The database file's name.
+pub const DB_FILE: &str = "btree.db";
+/// The WAL's name.
+pub const WAL_FILE: &str = "btree.wal";
+
+/// Where the newest committed image of each page sits in the WAL.
+struct WalIndex {
+    /// Changes at every checkpoint; pool entries and snapshots carry it.
+    generation: u64,
+    /// Page number → file offsets of its images, oldest first.
+    pages: HashMap<u64, Vec<u64>>,
+}
+
+impl WalIndex {
+    /// The newest image of page `n` that starts before `end`.
+    fn find(&self, n: u64, end: u64) -> Option<u64> {
+        let offsets = self.pages.get(&n)?;
+        let i = offsets.partition_point(|&o| o < end);
+        (i > 0).then(|| offsets[i - 1])
+    }
+}
+
+/// What a reader sees: the state after one commit.
+#[derive(Debug)]
+struct Snapshot {
+    generation: u64,
+    /// WAL bytes up to the end of this commit's record.
+    end: u64,
+    header: DbHeader,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    wal_frames: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_pages: AtomicU64,
+    checkpoints_deferred: AtomicU64,
+}
+
+/// What readers and the writer share.
+struct Shared {
+    dir: PathBuf,
+    vfs: Arc<Counted>,
+    pager: Pager,
+    index: RwLock<WalIndex>,
+    current: RwLock<Arc<Snapshot>>,
+    /// Snapshots replaced by newer ones; a checkpoint waits until all are dropped.
+    retired: Mutex<Vec<Weak<Snapshot>>>,
+    /// Set when a WAL append or a sync failed.
+    poisoned: Mutex<Option<String>>,
+    counters: Counters,
+}
+
+/// Pages as one snapshot sees them.
+struct View<'a> {
+    shared: &'a Shared,
+    snap: &'a Snapshot,
+}
+
+impl PageRead for View<'_> {
+    fn read(&self, n: u64) -> Result<Arc<Page>> {
+        if n >= self.snap.header.page_count {
+            return Err(Error::corruption(
+                self.shared.dir.join(DB_FILE),
+                n,
+                format!(
+                    "a link to page {n} in a database of {} pages",
+                    self.snap.header.page_count
+                ),
+            ));
+        }
+        {
+            // Hold the index while reading from the WAL: a checkpoint truncates it only
+            // under the write lock.
+            let index = self.shared.index.read();
+            if index.generation == self.snap.generation
+                && let Some(offset) = index.find(n, self.snap.end)
+            {
+                return self.shared.pager.read_wal(index.generation, offset, n);
+            }
+        }
+        self.shared.pager.read_db(n)
+    }
+
+    fn page_size(&self) -> usize {
+        self.shared.pager.page_size()
+    }
+}
+
+struct Writer {
+    log: LogWriter,
+}
+
+/// The B+tree engine.
+pub struct BTree {
+    shared: Arc<Shared>,
+    writer: Mutex<Writer>,
+    opts: BTreeOptions,
+    durability: Durability,
+    _lock: StoreDir,
+}
+
+impl std::fmt::Debug for BTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BTree")
+            .field("dir", &self.shared.dir)
+            .finish()
+    }
+}
+
+impl BTree {
+    /// Opens or creates the store in `dir`.
+    pub fn open(dir: &Path, options: Options) -> Result<BTree> {
+        let opts = options.btree.clone();
+        opts.validate()?;
+        let vfs = Arc::new(Counted::new(options.vfs.clone()));
+        let lock = identity::claim(vfs.as_ref(), dir, "btree", FORMAT)?;
+        let db_path = dir.join(DB_FILE);
+        let wal_path = dir.join(WAL_FILE);
+
+        let (db, header_in_file) = open_db_file(vfs.as_ref(), dir, &opts)?;
+        if !vfs.exists(&wal_path)? {
+            vfs.create(&wal_path, FileKind::Wal)?.sync()?;
+            vfs.sync_dir(dir)?;
+        }
+        let wal_reader = vfs.open(&wal_path, FileKind::Wal)?;
+        let wal_bytes = wal_reader.read_all()?;
+        let (commits, valid) = wal::read_commits(&wal_bytes, &wal_path)?;
+        let header = match (commits.last(), header_in_file) {
+            (Some(last), Ok(file)) if last.header.page_size != file.page_size => {
+                return Err(Error::corruption(
+                    &wal_path,
+                    0,
+                    format!(
+                        "WAL pages of {} bytes, database pages of {}",
+                        last.header.page_size, file.page_size
+                    ),
+                ));
+            }
+            (Some(last), _) => last.header,
+            (None, file) => file?,
+        };
+        let page_size = header.page_size as usize;
+        if commits.is_empty() {
+            let pages = db.len()? / page_size as u64;
+            if pages < header.page_count {
+                return Err(Error::corruption(
+                    &db_path,
+                    0,
+                    format!(
+                        "header says {} pages, the file holds {pages}",
+                        header.page_count
+                    ),
+                ));
+            }
+        }
+        let writer_file = vfs.open(&wal_path, FileKind::Wal)?;
+        if valid < wal_bytes.len() as u64 {
+            // A torn tail: cut it off before anything is appended after it.
+            writer_file.truncate(valid)?;
+            writer_file.sync()?;
+        }
+        let mut index = WalIndex {
+            generation: 1,
+            pages: HashMap::new(),
+        };
+        for commit in &commits {
+            for &(n, offset) in &commit.images {
+                index.pages.entry(n).or_default().push(offset);
+            }
+        }
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            pager: Pager::new(db, wal_reader, page_size, opts.pool_size),
+            vfs,
+            index: RwLock::new(index),
+            current: RwLock::new(Arc::new(Snapshot {
+                generation: 1,
+                end: valid,
+                header,
+            })),
+            retired: Mutex::new(Vec::new()),
+            poisoned: Mutex::new(None),
+            counters: Counters::default(),
+        });
+        Ok(BTree {
+            shared,
+            writer: Mutex::new(Writer {
+                log: LogWriter::new(writer_file, valid),
+            }),
+            opts,
+            durability: options.durability,
+            _lock: lock,
+        })
+    }
+
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.shared.current.read())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        match &*self.shared.poisoned.lock() {
+            Some(why) => Err(Error::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn poison(&self, e: &Error) -> Error {
+        let mut p = self.shared.poisoned.lock();
+        if p.is_none() {
+            *p = Some(format!(
+                "a write or sync failed ({e}); nothing since the last good sync can be \
+                 trusted to be durable, so the store refuses writes until it is reopened"
+            ));
+        }
+        Error::Poisoned(p.clone().unwrap_or_default())
+    }
+
+    /// Appends a transaction's record to the WAL, syncs it if asked, and publishes it.
+    fn commit(
+        &self,
+        w: &mut Writer,
+        snap: &Snapshot,
+        mut header: DbHeader,
+        dirty: HashMap<u64, Arc<Page>>,
+    ) -> Result<()> {
+        header.txn += 1;
+        let mut pages: Vec<Arc<Page>> = dirty
+            .into_values()
+            .map(|mut page| {
+                Arc::make_mut(&mut page).seal();
+                page
+            })
+            .collect();
+        pages.sort_unstable_by_key(|p| p.number);
+        let mut record = Vec::new();
+        let at = w.log.len();
+        let offsets =
+            wal::encode_commit(&mut record, at, header.txn, &header, &pages, w.log.synced())?;
+        if let Err(e) = w.log.append(&record) {
+            return Err(self.poison(&e));
+        }
+        if self.durability == Durability::Sync
+            && let Err(e) = w.log.sync()
+        {
+            return Err(self.poison(&e));
+        }
+        {
+            let mut index = self.shared.index.write();
+            for &(n, offset) in &offsets {
+                index.pages.entry(n).or_default().push(offset);
+            }
+        }
+        for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
+            self.shared.pager.cache_wal(snap.generation, offset, page);
+        }
+        self.publish(Snapshot {
+            generation: snap.generation,
+            end: w.log.len(),
+            header,
+        });
+        let c = &self.shared.counters;
+        c.commits.fetch_add(1, Ordering::Relaxed);
+        c.wal_frames
+            .fetch_add(offsets.len() as u64, Ordering::Relaxed);
+        if w.log.len() > self.opts.wal_limit {
+            self.checkpoint(w)?;
+        }
+        Ok(())
+    }
+
+    fn publish(&self, snap: Snapshot) {
+        let old = std::mem::replace(&mut *self.shared.current.write(), Arc::new(snap));
+        let mut retired = self.shared.retired.lock();
+        retired.retain(|s| s.strong_count() > 0);
+        if Arc::strong_count(&old) > 1 {
+            retired.push(Arc::downgrade(&old));
+        }
+    }
+
+    /// Copies the WAL's newest images into the database file and empties the WAL; false
+    /// if a reader of an older snapshot is still open (nothing is done then).
+    fn checkpoint(&self, w: &mut Writer) -> Result<bool> {
+        {
+            let mut retired = self.shared.retired.lock();
+            retired.retain(|s| s.strong_count() > 0);
+            if !retired.is_empty() {
+                self.shared
+                    .counters
+                    .checkpoints_deferred
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok(false);
+            }
+        }
+        if w.log.is_empty() {
+            return Ok(true);
+        }
+        // The images must be durable in the WAL before any of them lands in the file:
+        // a crash may keep a page written below and drop an unsynced WAL record.
+        if let Err(e) = w.log.sync() {
+            return Err(self.poison(&e));
+        }
+        let snap = self.snapshot();
+        let mut newest: Vec<(u64, u64)> = self
+            .shared
+            .index
+            .read()
+            .pages
+            .iter()
+            .filter_map(|(&n, offsets)| offsets.last().map(|&o| (n, o)))
+            .collect();
+        newest.sort_unstable();
+        let pager = &self.shared.pager;
+        let mut written = Vec::with_capacity(newest.len());
+        let result = (|| -> Result<()> {
+            for &(n, offset) in &newest {
+                let page = pager.read_wal(snap.generation, offset, n)?;
+                pager.write_db(&page)?;
+                written.push(page);
+            }
+            pager.write_header(&snap.header)?;
+            pager.sync_db()
+        })();
+        if let Err(e) = result {
+            // The WAL still holds everything; but after a failed sync nothing written to
+            // the file can be trusted, so stop here.
+            return Err(self.poison(&e));
+        }
+        {
+            let mut index = self.shared.index.write();
+            index.generation += 1;
+            index.pages.clear();
+        }
+        pager.checkpointed(written);
+        if let Err(e) = w.log.reset() {
+            return Err(self.poison(&e));
+        }
+        self.publish(Snapshot {
+            generation: snap.generation + 1,
+            end: 0,
+            header: snap.header,
+        });
+        let c = &self.shared.counters;
+        c.checkpoints.fetch_add(1, Ordering::Relaxed);
+        c.checkpoint_pages
+            .fetch_add(newest.len() as u64, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Runs the integrity checker on the newest snapshot (see [`super::check`]).
+    pub fn check(&self) -> Result<super::check::Report> {
+        let snap = self.snapshot();
+        let view = View {
+            shared: &self.shared,
+            snap: &snap,
+        };
+        super::check::check(&view, &snap.header)
+    }
+
+    /// The header of the newest commit.
+    pub fn header(&self) -> DbHeader {
+        self.snapshot().header
+    }
+}
+
+/// Opens the database file, creating it for a new store (or one whose creation a crash
+/// cut short). Returns the file and what its header page says.
+fn open_db_file(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    opts: &BTreeOptions,
+) -> Result<(Box<dyn vfs::VfsFile>, Result<DbHeader>)> {
+    let db_path = dir.join(DB_FILE);
+    let wal_path = dir.join(WAL_FILE);
+    if vfs.exists(&db_path)? {
+        let db = vfs.open(&db_path, FileKind::Page)?;
+        let header = pager::read_header(db.as_ref(), &db_path);
+        let wal_empty = !vfs.exists(&wal_path)? || vfs.file_len(&wal_path)? == 0;
+        if header.is_ok() || !wal_empty || db.len()? > 0 {
+            return Ok((db, header));
+        }
+        // An empty file and no WAL: the store was being created when a crash came, before
+        // the header page became durable. Start it again.
+        drop(db);
+        vfs.remove(&db_path)?;
+    } else if vfs.exists(&wal_path)? && vfs.file_len(&wal_path)? > 0 {
+        return Err(Error::corruption(
+            &wal_path,
+            0,
+            "a B+tree WAL without its database file",
+        ));
+    }
+    let db = vfs.create(&db_path, FileKind::Page)?;
+    let header = DbHeader::new(opts.page_size as u32);
+    db.write_at(&header.encode(), 0)?;
+    db.sync()?;
+    vfs.sync_dir(dir)?;
+    Ok((db, Ok(header)))
+}
+
+impl KvStore for BTree {
+    fn name(&self) -> &str {
+        "btree"
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let snap = self.snapshot();
+        let view = View {
+            shared: &self.shared,
+            snap: &snap,
+        };
+        tree::get(&view, snap.header.root, key)
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.check_writable()?;
+        let mut w = self.writer.lock();
+        self.check_writable()?;
+        let snap = self.snapshot();
+        let view = View {
+            shared: &self.shared,
+            snap: &snap,
+        };
+        let mut txn = Txn::new(&view, snap.header);
+        for op in batch.iter() {
+            match op {
+                BatchOp::Put { key, value } => txn.put(key, value)?,
+                BatchOp::Delete { key } => {
+                    txn.delete(key)?;
+                }
+            }
+        }
+        if txn.dirty.is_empty() && txn.header == snap.header {
+            return Ok(());
+        }
+        let Txn { header, dirty, .. } = txn;
+        self.commit(&mut w, &snap, header, dirty)
+    }
+
+    fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
+        let snap = self.snapshot();
+        let mut scan = Scan {
+            shared: &self.shared,
+            snap,
+            cursor: None,
+            range,
+            done: false,
+        };
+        if scan.range.is_empty() {
+            scan.done = true;
+        }
+        Ok(Box::new(scan))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.check_writable()?;
+        let mut w = self.writer.lock();
+        if let Err(e) = w.log.sync() {
+            return Err(self.poison(&e));
+        }
+        Ok(())
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.check_writable()?;
+        let mut w = self.writer.lock();
+        self.checkpoint(&mut w)?;
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        let mut stats = Stats::from_io(self.shared.vfs.counters());
+        let h = self.header();
+        let (hits, misses) = self.shared.pager.pool_hits_and_misses();
+        let c = &self.shared.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        stats.engine = vec![
+            ("height".to_string(), h.height),
+            ("page_size".into(), u64::from(h.page_size)),
+            ("pages".into(), h.page_count),
+            ("leaf_pages".into(), h.leaves),
+            ("internal_pages".into(), h.internals),
+            ("overflow_pages".into(), h.overflows),
+            ("free_pages".into(), h.free_count),
+            ("entries".into(), h.entries),
+            ("pool_hits".into(), hits),
+            ("pool_misses".into(), misses),
+            ("commits".into(), load(&c.commits)),
+            ("wal_frames".into(), load(&c.wal_frames)),
+            ("wal_bytes".into(), self.writer.lock().log.len()),
+            ("checkpoints".into(), load(&c.checkpoints)),
+            (
+                "checkpoint_bytes".into(),
+                load(&c.checkpoint_pages) * u64::from(h.page_size),
+            ),
+            ("checkpoints_deferred".into(), load(&c.checkpoints_deferred)),
+        ];
+        stats
+    }
+
+    fn disk_usage(&self) -> Result<u64> {
+        vfs::dir_size(self.shared.vfs.as_ref(), &self.shared.dir)
+    }
+
+    fn check(&self) -> Result<()> {
+        BTree::check(self).map(|_| ())
+    }
+}
+
+impl Drop for BTree {
+    fn drop(&mut self) {
+        if self.durability == Durability::Buffered && self.shared.poisoned.lock().is_none() {
+            // Best effort: a clean close keeps buffered writes.
+            let _ = self.writer.lock().log.sync();
+        }
+    }
+}
+
+/// A scan over one snapshot.
+struct Scan<'a> {
+    shared: &'a Shared,
+    snap: Arc<Snapshot>,
+    cursor: Option<Cursor>,
+    range: KeyRange,
+    done: bool,
+}
+
+impl Scan<'_> {
+    fn step(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let view = View {
+            shared: self.shared,
+            snap: &self.snap,
+        };
+        let cursor = match &mut self.cursor {
+            Some(c) => c,
+            None => {
+                let (start, after) = match &self.range.start {
+                    std::ops::Bound::Included(k) => (Some(k.as_slice()), false),
+                    std::ops::Bound::Excluded(k) => (Some(k.as_slice()), true),
+                    std::ops::Bound::Unbounded => (None, false),
+                };
+                self.cursor
+                    .insert(Cursor::seek(&view, self.snap.header.root, start, after)?)
+            }
+        };
+        match cursor.next(&view)? {
+            Some((k, v)) if self.range.before_end(&k) => Ok(Some((k, v))),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(pair)) => Some(Ok(pair)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,591 @@
+//! The B+tree itself: search, insert with splits, delete with merges, and a cursor.
+//!
+//! Leaves hold the keys and values and are linked left to right (`link` = next leaf).
+//! An internal node's cell `(child, key)` sends keys below `key` to `child`; keys at or
+//! above its last key go to `link`, the rightmost child. A separator is the first key of
+//! the right half when a node splits, so every key in a child lies in
+//! `[separator before it, separator after it)`.
+//!
+//! Every change happens inside a [`Txn`]: the pages it touches are copied out of the
+//! snapshot it started from and changed privately; commit (in `db.rs`) logs them.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::overflow;
+use super::page::{self, Cell, HEADER, Page, PageKind};
+use super::pager::DbHeader;
+use crate::error::{Error, Result};
+
+/// Deepest tree the code follows before calling the file corrupt (a 512-byte page holds
+/// at least four children, so 1024-byte keys would need far more keys than fit a disk).
+pub const MAX_HEIGHT: usize = 48;
+
+/// Something pages can be read from: a snapshot, or a transaction on top of one.
+pub trait PageRead {
+    /// Page `n`.
+    fn read(&self, n: u64) -> Result<Arc<Page>>;
+    /// Bytes per page.
+    fn page_size(&self) -> usize;
+}
+
+fn corrupt(page: u64, detail: impl Into<String>) -> Error {
+    Error::corruption("btree", page, format!("page {page}: {}", detail.into()))
+}
+
+/// The whole key of a cell, following its overflow chain if the key spilled.
+pub fn full_key(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Vec<u8>> {
+    if let Some(key) = cell.whole_key() {
+        return Ok(key.to_vec());
+    }
+    let mut key = cell.key_prefix().to_vec();
+    let first = cell
+        .overflow
+        .ok_or_else(|| corrupt(0, "spilled key without a chain"))?;
+    let rest = cell.key_len - key.len();
+    overflow::read(src, first, rest, false, &mut key)?;
+    Ok(key)
+}
+
+/// The value of a leaf cell, following its overflow chain if it spilled.
+pub fn value(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Bytes> {
+    if let Some(v) = cell.inline_value() {
+        return Ok(Bytes::copy_from_slice(v));
+    }
+    let first = cell
+        .overflow
+        .ok_or_else(|| corrupt(0, "spilled value without a chain"))?;
+    let chained = cell.key_len + cell.value_len - cell.local.len();
+    let mut payload = Vec::with_capacity(chained);
+    overflow::read(src, first, chained, true, &mut payload)?;
+    let key_rest = cell.key_len - cell.key_prefix().len();
+    Ok(Bytes::from(payload).slice(key_rest..))
+}
+
+/// How cell `i`'s key compares with `key`.
+fn compare(src: &dyn PageRead, page: &Page, i: usize, key: &[u8]) -> Result<Ordering> {
+    let cell = page.cell(i)?;
+    if let Some(k) = cell.whole_key() {
+        return Ok(k.cmp(key));
+    }
+    let prefix = cell.key_prefix();
+    let n = prefix.len().min(key.len());
+    match prefix[..n].cmp(&key[..n]) {
+        Ordering::Equal if key.len() <= prefix.len() => Ok(Ordering::Greater),
+        Ordering::Equal => Ok(full_key(src, &cell)?.as_slice().cmp(key)),
+        other => Ok(other),
+    }
+}
+
+/// The first cell whose key is at or after `key` (`strict`: after), and whether the key
+/// at that position equals `key`.
+fn bound(src: &dyn PageRead, page: &Page, key: &[u8], strict: bool) -> Result<(usize, bool)> {
+    let (mut lo, mut hi) = (0, page.cells());
+    let mut equal = false;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match compare(src, page, mid, key)? {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Equal if strict => lo = mid + 1,
+            Ordering::Equal => {
+                hi = mid;
+                equal = true;
+            }
+            Ordering::Greater => hi = mid,
+        }
+    }
+    Ok((lo, equal && !strict))
+}
+
+/// The child of internal `page` that holds `key`, and its position (`cells()` = link).
+fn child_for(src: &dyn PageRead, page: &Page, key: &[u8]) -> Result<(usize, u64)> {
+    let (i, _) = bound(src, page, key, true)?;
+    let child = if i < page.cells() {
+        page.child(i)?
+    } else {
+        page.link()
+    };
+    Ok((i, child))
+}
+
+/// One step of a root-to-leaf path: an internal page and the child position taken.
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    page: u64,
+    at: usize,
+    /// Whether every step so far, this one included, took the rightmost child.
+    rightmost: bool,
+}
+
+/// The path from `root` down to the leaf that holds `key`.
+fn descend(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<(Vec<Step>, Arc<Page>)> {
+    let mut path = Vec::new();
+    let mut n = root;
+    let mut rightmost = true;
+    loop {
+        let page = src.read(n)?;
+        match page.kind() {
+            PageKind::Leaf => return Ok((path, page)),
+            PageKind::Internal => {
+                let (at, child) = child_for(src, &page, key)?;
+                rightmost &= at == page.cells();
+                path.push(Step {
+                    page: n,
+                    at,
+                    rightmost,
+                });
+                if path.len() > MAX_HEIGHT {
+                    return Err(corrupt(n, "the tree is deeper than any real tree"));
+                }
+                n = child;
+            }
+            other => {
+                return Err(corrupt(
+                    n,
+                    format!("a tree link points at a {other:?} page"),
+                ));
+            }
+        }
+    }
+}
+
+/// Looks `key` up in the tree rooted at `root`.
+pub fn get(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<Option<Bytes>> {
+    if root == 0 {
+        return Ok(None);
+    }
+    let (_, leaf) = descend(src, root, key)?;
+    let (i, found) = bound(src, &leaf, key, false)?;
+    if !found {
+        return Ok(None);
+    }
+    Ok(Some(value(src, &leaf.cell(i)?)?))
+}
+
+/// A transaction: private copies of the pages it changed, and the header it will commit.
+pub struct Txn<'a> {
+    base: &'a dyn PageRead,
+    /// The header as this transaction leaves it.
+    pub header: DbHeader,
+    /// Every page this transaction changed, by number.
+    pub dirty: HashMap<u64, Arc<Page>>,
+}
+
+impl PageRead for Txn<'_> {
+    fn read(&self, n: u64) -> Result<Arc<Page>> {
+        match self.dirty.get(&n) {
+            Some(page) => Ok(Arc::clone(page)),
+            None => self.base.read(n),
+        }
+    }
+
+    fn page_size(&self) -> usize {
+        self.base.page_size()
+    }
+}
+
+impl<'a> Txn<'a> {
+    /// A transaction on top of `base`, whose header is `header`.
+    pub fn new(base: &'a dyn PageRead, header: DbHeader) -> Self {
+        Txn {
+            base,
+            header,
+            dirty: HashMap::new(),
+        }
+    }
+
+    fn usable(&self) -> usize {
+        self.page_size() - HEADER
+    }
+
+    /// Page `n`, copied into the transaction to be changed.
+    pub fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
+        let page = match self.dirty.entry(n) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.base.read(n)?),
+        };
+        Ok(Arc::make_mut(page))
+    }
+
+    fn count(&mut self, kind: PageKind) -> &mut u64 {
+        match kind {
+            PageKind::Leaf => &mut self.header.leaves,
+            PageKind::Internal => &mut self.header.internals,
+            PageKind::Overflow | PageKind::Free => &mut self.header.overflows,
+        }
+    }
+
+    /// A fresh page of `kind`: the head of the free list, or a new page at the end.
+    pub fn alloc(&mut self, kind: PageKind) -> Result<u64> {
+        let n = if self.header.free_head != 0 {
+            let n = self.header.free_head;
+            let free = self.read(n)?;
+            if free.kind() != PageKind::Free {
+                return Err(corrupt(n, "the free list points at a page in use"));
+            }
+            self.header.free_head = free.link();
+            self.header.free_count = self
+                .header
+                .free_count
+                .checked_sub(1)
+                .ok_or_else(|| corrupt(n, "the free list is longer than its count"))?;
+            n
+        } else {
+            self.header.page_count += 1;
+            self.header.page_count - 1
+        };
+        *self.count(kind) += 1;
+        let page = Page::new(n, self.page_size(), kind);
+        self.dirty.insert(n, Arc::new(page));
+        Ok(n)
+    }
+
+    /// Puts page `n`, which held a `kind` page, on the free list.
+    pub fn free(&mut self, n: u64, kind: PageKind) -> Result<()> {
+        let count = self.count(kind);
+        *count = count
+            .checked_sub(1)
+            .ok_or_else(|| corrupt(n, "freeing more pages of a kind than the header counts"))?;
+        let mut page = Page::new(n, self.page_size(), PageKind::Free);
+        page.set_link(self.header.free_head);
+        self.dirty.insert(n, Arc::new(page));
+        self.header.free_head = n;
+        self.header.free_count += 1;
+        Ok(())
+    }
+
+    /// Frees the overflow chain of a cell, if it has one.
+    fn free_chain(&mut self, cell: &Cell<'_>) -> Result<()> {
+        if let Some(first) = cell.overflow {
+            let len = cell.key_len + cell.value_len - cell.local.len();
+            overflow::free(self, first, len)?;
+        }
+        Ok(())
+    }
+
+    fn leaf_cell(&mut self, key: &[u8], value: &[u8]) -> Result<Vec<u8>> {
+        let (local, spilled) = page::leaf_local_len(self.page_size(), key.len(), value.len());
+        if !spilled {
+            return Ok(Page::inline_leaf_cell(key, value));
+        }
+        let mut payload = Vec::with_capacity(key.len() + value.len());
+        payload.extend_from_slice(key);
+        payload.extend_from_slice(value);
+        let first = overflow::write(self, &payload[local..])?;
+        Ok(Page::leaf_cell(
+            key.len(),
+            value.len(),
+            &payload[..local],
+            Some(first),
+        ))
+    }
+
+    fn internal_cell(&mut self, child: u64, key: &[u8]) -> Result<Vec<u8>> {
+        let (local, spilled) = page::internal_local_len(self.page_size(), key.len());
+        let chain = if spilled {
+            Some(overflow::write(self, &key[local..])?)
+        } else {
+            None
+        };
+        Ok(Page::internal_cell(child, key.len(), &key[..local], chain))
+    }
+
+    /// Inserts or replaces `key`.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if self.header.root == 0 {
+            self.header.root = self.alloc(PageKind::Leaf)?;
+            self.header.height = 1;
+        }
+        let (path, leaf) = descend(self, self.header.root, key)?;
+        let n = leaf.number;
+        let (i, found) = bound(self, &leaf, key, false)?;
+        if found {
+            let old = leaf.cell(i)?;
+            self.free_chain(&old)?;
+            drop(leaf);
+            self.page_mut(n)?.remove(i)?;
+        } else {
+            drop(leaf);
+            self.header.entries += 1;
+        }
+        let cell = self.leaf_cell(key, value)?;
+        if self.page_mut(n)?.insert(i, &cell)? {
+            return Ok(());
+        }
+        self.split_leaf(path, n, i, cell)
+    }
+
+    /// Removes `key`; false if it was not there.
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool> {
+        if self.header.root == 0 {
+            return Ok(false);
+        }
+        let (path, leaf) = descend(self, self.header.root, key)?;
+        let n = leaf.number;
+        let (i, found) = bound(self, &leaf, key, false)?;
+        if !found {
+            return Ok(false);
+        }
+        let cell = leaf.cell(i)?;
+        self.free_chain(&cell)?;
+        drop(leaf);
+        self.page_mut(n)?.remove(i)?;
+        self.header.entries -= 1;
+        self.rebalance(path, n)?;
+        Ok(true)
+    }
+
+    /// Where to cut `cells` in two: the first index of the right half. Appending at the
+    /// right edge of the tree (sequential inserts) leaves the left page full; otherwise
+    /// the cut halves the bytes.
+    fn split_point(&self, cells: &[Vec<u8>], inserted: usize, right_edge: bool) -> usize {
+        let n = cells.len();
+        if right_edge && inserted == n - 1 {
+            return n - 1;
+        }
+        let total: usize = cells.iter().map(|c| c.len() + 2).sum();
+        let mut sum = 0;
+        for (i, c) in cells.iter().enumerate() {
+            sum += c.len() + 2;
+            if sum * 2 >= total {
+                return (i + 1).clamp(1, n - 1);
+            }
+        }
+        n - 1
+    }
+
+    fn fill(&mut self, n: u64, cells: &[Vec<u8>], link: u64) -> Result<()> {
+        let page = self.page_mut(n)?;
+        page.clear();
+        for cell in cells {
+            if !page.insert(page.cells(), cell)? {
+                return Err(corrupt(n, "cells of a split or merge do not fit a page"));
+            }
+        }
+        page.set_link(link);
+        Ok(())
+    }
+
+    fn split_leaf(&mut self, path: Vec<Step>, n: u64, i: usize, cell: Vec<u8>) -> Result<()> {
+        let page = self.page_mut(n)?;
+        let old_link = page.link();
+        let mut cells = page.all_cells()?;
+        cells.insert(i, cell);
+        let m = self.split_point(&cells, i, old_link == 0);
+        let right = self.alloc(PageKind::Leaf)?;
+        self.fill(n, &cells[..m], right)?;
+        self.fill(right, &cells[m..], old_link)?;
+        let separator = {
+            let page = self.read(right)?;
+            full_key(self, &page.cell(0)?)?
+        };
+        let cell = self.internal_cell(n, &separator)?;
+        self.insert_separator(path, cell, right)
+    }
+
+    /// After a node split in two, puts `cell` (a separator whose child is the left half) into the parent, splitting up the path as far as needed.
+    fn insert_separator(
+        &mut self,
+        mut path: Vec<Step>,
+        mut cell: Vec<u8>,
+        mut right: u64,
+    ) -> Result<()> {
+        loop {
+            let Some(step) = path.pop() else {
+                // The root split: a new root above both halves.
+                let root = self.alloc(PageKind::Internal)?;
+                self.fill(root, &[cell], right)?;
+                self.header.root = root;
+                self.header.height += 1;
+                return Ok(());
+            };
+            let p = step.page;
+            let page = self.page_mut(p)?;
+            // The pointer at `at` led to `left`; the separator takes its place, and the
+            // pointer after it now leads to `right`.
+            if step.at < page.cells() {
+                page.set_child(step.at, right);
+            } else {
+                page.set_link(right);
+            }
+            if page.insert(step.at, &cell)? {
+                return Ok(());
+            }
+            let link = page.link();
+            let mut cells = page.all_cells()?;
+            cells.insert(step.at, cell);
+            let m = self.split_point(&cells, step.at, step.rightmost);
+            // The middle cell moves up; its child becomes the left half's rightmost.
+            let m = m.min(cells.len() - 1);
+            let mut up = cells[m].clone();
+            let left_link = u64::from_le_bytes(up[..8].try_into().expect("8 bytes"));
+            up[..8].copy_from_slice(&p.to_le_bytes());
+            let new_right = self.alloc(PageKind::Internal)?;
+            self.fill(p, &cells[..m], left_link)?;
+            self.fill(new_right, &cells[m + 1..], link)?;
+            cell = up;
+            right = new_right;
+        }
+    }
+
+    /// After a delete from `n`: merges underfull nodes with a sibling, up the path, and
+    /// lowers the root when it is left with a single child.
+    fn rebalance(&mut self, mut path: Vec<Step>, mut n: u64) -> Result<()> {
+        let threshold = self.usable() / 4;
+        loop {
+            let page = self.read(n)?;
+            let Some(step) = path.last().copied() else {
+                return self.lower_root();
+            };
+            if page.used() >= threshold {
+                return Ok(());
+            }
+            let parent = self.read(step.page)?;
+            let cells = parent.cells();
+            // The pair to merge: the child at `s` and the pointer after it.
+            let s = match (step.at, cells) {
+                (0, 0) => return Ok(()),
+                (0, _) => 0,
+                (at, _) => at - 1,
+            };
+            let left_no = parent.child(s)?;
+            let right_no = if s + 1 < cells {
+                parent.child(s + 1)?
+            } else {
+                parent.link()
+            };
+            let left = self.read(left_no)?;
+            let right = self.read(right_no)?;
+            let kind = left.kind();
+            if right.kind() != kind {
+                return Err(corrupt(step.page, "siblings of different kinds"));
+            }
+            let separator = parent.raw_cell(s)?.to_vec();
+            let mut merged = left.all_cells()?;
+            if kind == PageKind::Internal {
+                // The separator comes down between the halves, pointing at the left
+                // half's rightmost child.
+                let mut down = separator.clone();
+                down[..8].copy_from_slice(&left.link().to_le_bytes());
+                merged.push(down);
+            }
+            merged.extend(right.all_cells()?);
+            let bytes: usize = merged.iter().map(|c| c.len() + 2).sum();
+            if bytes > self.usable() {
+                return Ok(());
+            }
+            let link = right.link();
+            drop((left, right, page, parent));
+            self.fill(left_no, &merged, link)?;
+            self.free(right_no, kind)?;
+            if kind == PageKind::Leaf {
+                // The separator is gone for good (in internal merges it moved down).
+                let parent = self.read(step.page)?;
+                let cell = parent.cell(s)?;
+                self.free_chain(&cell)?;
+            }
+            let parent = self.page_mut(step.page)?;
+            parent.remove(s)?;
+            if s < parent.cells() {
+                parent.set_child(s, left_no);
+            } else {
+                parent.set_link(left_no);
+            }
+            path.pop();
+            n = step.page;
+        }
+    }
+
+    /// While the root is an internal node with no keys, its only child becomes the root.
+    fn lower_root(&mut self) -> Result<()> {
+        loop {
+            let root = self.read(self.header.root)?;
+            if root.kind() != PageKind::Internal || root.cells() > 0 {
+                return Ok(());
+            }
+            let child = root.link();
+            drop(root);
+            self.free(self.header.root, PageKind::Internal)?;
+            self.header.root = child;
+            self.header.height -= 1;
+        }
+    }
+}
+
+/// A position in the leaves, moving right.
+pub struct Cursor {
+    leaf: Option<Arc<Page>>,
+    at: usize,
+}
+
+impl Cursor {
+    /// A cursor at the first key at or after `start` (`after`: strictly after), or at the
+    /// first key when `start` is `None`.
+    pub fn seek(src: &dyn PageRead, root: u64, start: Option<&[u8]>, after: bool) -> Result<Self> {
+        if root == 0 {
+            return Ok(Cursor { leaf: None, at: 0 });
+        }
+        let Some(key) = start else {
+            let mut n = root;
+            for _ in 0..=MAX_HEIGHT {
+                let page = src.read(n)?;
+                match page.kind() {
+                    PageKind::Leaf => {
+                        return Ok(Cursor {
+                            leaf: Some(page),
+                            at: 0,
+                        });
+                    }
+                    PageKind::Internal if page.cells() > 0 => n = page.child(0)?,
+                    PageKind::Internal => n = page.link(),
+                    other => {
+                        return Err(corrupt(
+                            n,
+                            format!("a tree link points at a {other:?} page"),
+                        ));
+                    }
+                }
+            }
+            return Err(corrupt(root, "the tree is deeper than any real tree"));
+        };
+        let (_, leaf) = descend(src, root, key)?;
+        let (at, _) = bound(src, &leaf, key, after)?;
+        Ok(Cursor {
+            leaf: Some(leaf),
+            at,
+        })
+    }
+
+    /// The next pair, or `None` at the end of the tree.
+    pub fn next(&mut self, src: &dyn PageRead) -> Result<Option<(Bytes, Bytes)>> {
+        loop {
+            let Some(leaf) = &self.leaf else {
+                return Ok(None);
+            };
+            if self.at < leaf.cells() {
+                let cell = leaf.cell(self.at)?;
+                self.at += 1;
+                let key = match cell.whole_key() {
+                    Some(k) => Bytes::copy_from_slice(k),
+                    None => Bytes::from(full_key(src, &cell)?),
+                };
+                return Ok(Some((key, value(src, &cell)?)));
+            }
+            let next = leaf.link();
+            self.leaf = if next == 0 {
+                None
+            } else {
+                let page = src.read(next)?;
+                if page.kind() != PageKind::Leaf {
+                    return Err(corrupt(next, "a leaf's next link points at a non-leaf"));
+                }
+                Some(page)
+            };
+            self.at = 0;
+        }
+    }
+}

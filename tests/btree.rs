@@ -1,0 +1,424 @@
+//! The B+tree engine through the whole kit, at 512-byte pages (deep trees, long keys
+//! spilling to overflow pages, splits and merges all the time, a checkpoint every 32 KiB
+//! of WAL) and at 4 KiB pages; then behaviour only a B+tree has.
+
+mod kit;
+
+use kit::Subject;
+use kit::crash::CrashConfig;
+use kit::model::ModelConfig;
+use kvlab::EngineKind;
+use kvlab::btree::BTreeOptions;
+
+fn btree(page_size: usize) -> Subject {
+    let mut subject = Subject::engine(EngineKind::BTree, move |o| {
+        o.btree = BTreeOptions {
+            page_size,
+            ..BTreeOptions::tiny()
+        };
+    });
+    subject.name = format!("btree ({page_size} B pages)");
+    subject
+}
+
+#[test]
+fn model_512() {
+    let config = ModelConfig {
+        cases: 256,
+        ..ModelConfig::default()
+    };
+    kit::model::run(&btree(512), config);
+}
+
+#[test]
+fn model_4k() {
+    let config = ModelConfig {
+        cases: 128,
+        ..ModelConfig::default()
+    };
+    kit::model::run(&btree(4096), config);
+}
+
+#[test]
+fn crash_512() {
+    let s = kit::crash::run(&btree(512), CrashConfig::default(), 0..2000).unwrap();
+    assert!(
+        s.crashed_mid_workload > 1000 && s.crashed_recoveries > 200,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn crash_4k() {
+    kit::crash::run(&btree(4096), CrashConfig::default(), 0..1000).unwrap();
+}
+
+#[test]
+fn crash_buffered() {
+    let config = CrashConfig {
+        durability: kvlab::Durability::Buffered,
+        ..CrashConfig::default()
+    };
+    kit::crash::run(&btree(512), config, 0..1000).unwrap();
+}
+
+#[test]
+fn faults() {
+    let fired = kit::faults::run(&btree(512), 0..1500).unwrap();
+    assert!(fired > 700, "{fired}");
+}
+
+#[test]
+fn bad_input() {
+    kit::limits::run(&btree(512));
+}
+
+#[test]
+fn foreign_directories() {
+    kit::foreign::run(&btree(4096));
+}
+
+#[test]
+fn readers_see_whole_batches() {
+    kit::concurrent::run(&btree(512), 300);
+}
+
+mod behaviour {
+    use std::sync::Arc;
+
+    use kvlab::btree::{BTree, BTreeOptions};
+    use kvlab::vfs::SimFs;
+    use kvlab::{KeyRange, KvStore, Options, WriteBatch};
+    use rand::{Rng, RngExt, SeedableRng};
+
+    fn open(fs: &Arc<SimFs>, btree: BTreeOptions) -> BTree {
+        let options = Options {
+            btree,
+            ..Options::with_vfs(fs.clone())
+        };
+        BTree::open("/db".as_ref(), options).unwrap()
+    }
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key{i:06}").into_bytes()
+    }
+
+    fn shuffle(v: &mut [u32], rng: &mut impl Rng) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, rng.random_range(0..=i));
+        }
+    }
+
+    fn engine(store: &BTree, name: &str) -> u64 {
+        store.stats().engine_counter(name).unwrap()
+    }
+
+    #[test]
+    fn deleting_every_key_leaves_one_page_and_the_rest_free() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut order: Vec<u32> = (0..3000).collect();
+        shuffle(&mut order, &mut rng);
+        for chunk in order.chunks(50) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.put(&key(i), &[i as u8; 40]);
+            }
+            store.write(&batch).unwrap();
+        }
+        let report = store.check().unwrap();
+        assert!(report.height >= 4, "a deep tree at 512 B pages: {report:?}");
+        // Delete in another random order, in batches.
+        shuffle(&mut order, &mut rng);
+        for chunk in order.chunks(37) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.delete(&key(i));
+            }
+            store.write(&batch).unwrap();
+            store.check().unwrap();
+        }
+        let h = store.header();
+        assert_eq!((h.height, h.leaves, h.internals, h.entries), (1, 1, 0, 0));
+        assert_eq!(
+            h.free_count,
+            h.page_count - 2,
+            "all but header and root are free"
+        );
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn under_churn_the_file_stops_growing() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        let mut pages_after_round = Vec::new();
+        for _round in 0..24 {
+            for _ in 0..40 {
+                let mut batch = WriteBatch::new();
+                for _ in 0..20 {
+                    let i = rng.random_range(0..2000u32);
+                    if rng.random_bool(0.5) {
+                        let len = rng.random_range(0..300);
+                        batch.put(&key(i), &vec![7; len]);
+                    } else {
+                        batch.delete(&key(i));
+                    }
+                }
+                store.write(&batch).unwrap();
+            }
+            store.settle().unwrap();
+            pages_after_round.push(store.header().page_count);
+        }
+        store.check().unwrap();
+        // Once the live set has reached its steady size (every key touched), the file
+        // takes freed pages back instead of growing.
+        let late = &pages_after_round[14..];
+        let grown = late.last().unwrap() - late.first().unwrap();
+        assert!(
+            grown * 20 < *late.first().unwrap(),
+            "the file keeps growing under steady churn: {pages_after_round:?}"
+        );
+        assert!(engine(&store, "free_pages") > 0 || grown == 0);
+    }
+
+    #[test]
+    fn values_up_to_16_mib_round_trip_through_overflow_pages() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut big = vec![0u8; kvlab::MAX_VALUE_LEN];
+        rng.fill_bytes(&mut big);
+        let sizes = [0usize, 100, 117, 118, 400, 5000, 70_000];
+        for (i, &n) in sizes.iter().enumerate() {
+            store.put(&key(i as u32), &big[..n]).unwrap();
+        }
+        store.put(b"huge", &big).unwrap();
+        let long_key = vec![0xabu8; 1024];
+        store.put(&long_key, &big[..3000]).unwrap();
+        assert!(engine(&store, "overflow_pages") > 16 << 20 >> 9);
+        store.check().unwrap();
+        drop(store);
+        let store = open(&fs, BTreeOptions::tiny());
+        for (i, &n) in sizes.iter().enumerate() {
+            assert_eq!(
+                store.get(&key(i as u32)).unwrap().unwrap(),
+                &big[..n],
+                "size {n}"
+            );
+        }
+        assert_eq!(store.get(b"huge").unwrap().unwrap().len(), big.len());
+        assert!(store.get(b"huge").unwrap().unwrap() == big[..]);
+        assert_eq!(store.get(&long_key).unwrap().unwrap(), &big[..3000]);
+        // Overwrite and delete give the chains back.
+        store.put(b"huge", b"small").unwrap();
+        store.delete(&long_key).unwrap();
+        for (i, _) in sizes.iter().enumerate() {
+            store.delete(&key(i as u32)).unwrap();
+        }
+        let h = store.header();
+        assert_eq!(h.overflows, 0);
+        assert!(h.free_count > 16 << 20 >> 9);
+        store.check().unwrap();
+    }
+
+    #[test]
+    fn long_keys_that_share_long_prefixes_stay_in_order() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        let mut keys = Vec::new();
+        for i in 0..400u32 {
+            // 1000 shared bytes, then the part that tells keys apart.
+            let mut k = vec![b'p'; 1000];
+            k.extend_from_slice(format!("{:08}", (i * 7919) % 400).as_bytes());
+            keys.push(k);
+        }
+        for chunk in keys.chunks(16) {
+            let mut batch = WriteBatch::new();
+            for k in chunk {
+                batch.put(k, &k[1000..]);
+            }
+            store.write(&batch).unwrap();
+        }
+        store.check().unwrap();
+        keys.sort();
+        let got: Vec<Vec<u8>> = store
+            .scan(KeyRange::all())
+            .unwrap()
+            .map(|p| p.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(got, keys);
+        let from = &keys[200];
+        let first = store
+            .scan(KeyRange::from_key(from))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(&first.0[..], &from[..]);
+        for k in &keys[..100] {
+            store.delete(k).unwrap();
+        }
+        store.check().unwrap();
+        assert_eq!(store.get(&keys[150]).unwrap().unwrap(), &keys[150][1000..]);
+        assert_eq!(store.get(&keys[50]).unwrap(), None);
+    }
+
+    #[test]
+    fn sequential_inserts_fill_pages() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::default());
+        for chunk in (0..20_000u32).collect::<Vec<_>>().chunks(1000) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.put(&i.to_be_bytes(), &[1; 100]);
+            }
+            store.write(&batch).unwrap();
+        }
+        let report = store.check().unwrap();
+        let fill = report.average_fill(4096);
+        assert!(fill > 0.9, "appending leaves full pages behind: {fill}");
+    }
+
+    #[test]
+    fn a_scan_keeps_its_snapshot_across_commits_and_checkpoints() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        let mut batch = WriteBatch::new();
+        for i in 0..500 {
+            batch.put(&key(i), b"old");
+        }
+        store.write(&batch).unwrap();
+        let mut scan = store.scan(KeyRange::all()).unwrap();
+        let first = scan.next().unwrap().unwrap();
+        for round in 0..20 {
+            let mut batch = WriteBatch::new();
+            for i in 0..500 {
+                if (i + round) % 3 == 0 {
+                    batch.delete(&key(i));
+                } else {
+                    batch.put(&key(i), format!("new{round}").as_bytes());
+                }
+            }
+            store.write(&batch).unwrap();
+        }
+        assert!(
+            engine(&store, "checkpoints_deferred") > 0,
+            "the open scan held checkpoints back"
+        );
+        let rest: Vec<_> = scan.map(|p| p.unwrap()).collect();
+        assert_eq!(rest.len() + 1, 500);
+        assert!(
+            std::iter::once(&first)
+                .chain(&rest)
+                .all(|(_, v)| &v[..] == b"old")
+        );
+        // With the scan gone, the next checkpoint goes through.
+        let before = engine(&store, "checkpoints");
+        store.settle().unwrap();
+        assert_eq!(engine(&store, "checkpoints"), before + 1);
+        assert_eq!(engine(&store, "wal_bytes"), 0);
+        store.check().unwrap();
+    }
+
+    #[test]
+    fn a_crash_at_any_point_of_a_checkpoint_loses_nothing() {
+        let fs = Arc::new(SimFs::new());
+        let big_wal = BTreeOptions {
+            wal_limit: 1 << 30,
+            ..BTreeOptions::tiny()
+        };
+        let store = open(&fs, big_wal.clone());
+        for chunk in (0..400u32).collect::<Vec<_>>().chunks(40) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.put(&key(i), &[i as u8; 150]);
+            }
+            store.write(&batch).unwrap();
+        }
+        store.delete(&key(7)).unwrap();
+        drop(store);
+        // How many mutating calls does the checkpoint make?
+        let dry = Arc::new(fs.fork());
+        let store = open(&dry, big_wal.clone());
+        let before = dry.mutating_calls();
+        store.settle().unwrap();
+        let calls = dry.mutating_calls() - before;
+        assert!(calls > 10, "a checkpoint of many pages: {calls} calls");
+        drop(store);
+        for point in 0..=calls {
+            for seed in 0..3 {
+                let fs2 = Arc::new(fs.fork());
+                let store = open(&fs2, big_wal.clone());
+                fs2.crash_after(point);
+                let settled = store.settle();
+                drop(store);
+                fs2.crash(seed * 1000 + point);
+                let store = open(&fs2, big_wal.clone());
+                if point == calls {
+                    assert!(settled.is_ok());
+                }
+                for i in 0..400u32 {
+                    let want = (i != 7).then(|| vec![i as u8; 150]);
+                    assert_eq!(
+                        store.get(&key(i)).unwrap().map(|v| v.to_vec()),
+                        want,
+                        "key {i} after a crash at call {point} of {calls}"
+                    );
+                }
+                store.check().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_in_the_database_file_is_corruption() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        for i in 0..300 {
+            store.put(&key(i), &[9; 60]).unwrap();
+        }
+        store.settle().unwrap();
+        drop(store);
+        let path = std::path::Path::new("/db/btree.db");
+        let len = kvlab::vfs::Vfs::file_len(fs.as_ref(), path).unwrap();
+        for at in (0..len).step_by(97) {
+            let fs2 = Arc::new(fs.fork());
+            let file =
+                kvlab::vfs::Vfs::open(fs2.as_ref(), path, kvlab::vfs::FileKind::Page).unwrap();
+            let mut b = [0u8; 1];
+            file.read_at(&mut b, at).unwrap();
+            file.write_at(&[b[0] ^ 0x20], at).unwrap();
+            file.sync().unwrap();
+            drop(file);
+            let options = Options {
+                btree: BTreeOptions::tiny(),
+                ..Options::with_vfs(fs2.clone())
+            };
+            let outcome = BTree::open("/db".as_ref(), options).and_then(|s| {
+                for i in 0..300 {
+                    let v = s.get(&key(i))?;
+                    assert!(
+                        v.is_none() || v.as_deref() == Some(&[9; 60][..]),
+                        "wrong data"
+                    );
+                    if v.is_none() {
+                        return Err(kvlab::Error::corruption("test", at, "a key went missing"));
+                    }
+                }
+                s.check().map(|_| ())
+            });
+            match outcome {
+                Ok(()) => {
+                    // Every page carries a CRC; only the header page's unused tail
+                    // (after its 100 checked bytes) is read by nothing.
+                    assert!((100..512).contains(&at), "flip at {at} went unnoticed");
+                }
+                Err(kvlab::Error::Corruption { .. }) => {}
+                Err(e) => panic!("flip at {at}: {e}"),
+            }
+        }
+    }
+}
