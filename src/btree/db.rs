@@ -283,7 +283,7 @@ impl BTree {
     fn commit(
         &self,
         w: &mut Writer,
-        snap: &Snapshot,
+        generation: u64,
         mut header: DbHeader,
         dirty: HashMap<u64, Arc<Page>>,
     ) -> Result<()> {
@@ -291,7 +291,9 @@ impl BTree {
         let mut pages: Vec<Arc<Page>> = dirty
             .into_values()
             .map(|mut page| {
-                Arc::make_mut(&mut page).seal();
+                let p = Arc::make_mut(&mut page);
+                p.zero_hole();
+                p.seal();
                 page
             })
             .collect();
@@ -315,10 +317,10 @@ impl BTree {
             }
         }
         for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
-            self.shared.pager.cache_wal(snap.generation, offset, page);
+            self.shared.pager.cache_wal(generation, offset, page);
         }
         self.publish(Snapshot {
-            generation: snap.generation,
+            generation,
             end: w.log.len(),
             header,
         });
@@ -374,12 +376,9 @@ impl BTree {
             .collect();
         newest.sort_unstable();
         let pager = &self.shared.pager;
-        let mut written = Vec::with_capacity(newest.len());
         let result = (|| -> Result<()> {
             for &(n, offset) in &newest {
-                let page = pager.read_wal(snap.generation, offset, n)?;
-                pager.write_db(&page)?;
-                written.push(page);
+                pager.write_db(&*pager.peek_wal(snap.generation, offset, n)?)?;
             }
             pager.write_header(&snap.header)?;
             pager.sync_db()
@@ -394,7 +393,7 @@ impl BTree {
             index.generation += 1;
             index.pages.clear();
         }
-        pager.checkpointed(written);
+        pager.checkpointed(snap.generation, &newest);
         if let Err(e) = w.log.reset() {
             return Err(self.poison(&e));
         }
@@ -497,7 +496,11 @@ impl KvStore for BTree {
             return Ok(());
         }
         let Txn { header, dirty, .. } = txn;
-        self.commit(&mut w, &snap, header, dirty)
+        let generation = snap.generation;
+        // Let go of the snapshot: a checkpoint at the end of the commit waits for every
+        // older one to be dropped.
+        drop(snap);
+        self.commit(&mut w, generation, header, dirty)
     }
 
     fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {

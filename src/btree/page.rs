@@ -197,6 +197,33 @@ impl Page {
         Ok(())
     }
 
+    /// The page's hole: the free gap between the slot array and the cells of a tree
+    /// page, everything after the header of a free page, nothing in an overflow page.
+    /// `(start, len)`; a WAL image leaves these bytes out (they are zero once
+    /// [`Page::zero_hole`] ran).
+    pub fn hole(&self) -> (usize, usize) {
+        let size = self.data.len();
+        match self.kind() {
+            PageKind::Leaf | PageKind::Internal => {
+                let start = HEADER + 2 * self.cells();
+                let end = self.content();
+                if start <= end && end <= size {
+                    (start, end - start)
+                } else {
+                    (start.min(size), 0)
+                }
+            }
+            PageKind::Free => (HEADER, size - HEADER),
+            PageKind::Overflow => (size, 0),
+        }
+    }
+
+    /// Zeroes the hole, so that an image without it rebuilds to the same bytes.
+    pub fn zero_hole(&mut self) {
+        let (start, len) = self.hole();
+        self.data[start..start + len].fill(0);
+    }
+
     /// Sets the checksum; call before writing the page out.
     pub fn seal(&mut self) {
         let crc = crc32fast::hash(&self.data[4..]);

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::page::{MAX_PAGE, MIN_PAGE, Page};
+use super::wal;
 use crate::error::{Error, Result};
 use crate::vfs::VfsFile;
 
@@ -256,18 +257,6 @@ impl Pool {
             referenced: false,
         });
     }
-
-    /// Keeps only the frames `keep` says yes to.
-    fn retain(&mut self, keep: impl Fn(Location) -> bool) {
-        self.frames.retain(|f| keep(f.at));
-        self.index = self
-            .frames
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.at, i))
-            .collect();
-        self.hand = 0;
-    }
 }
 
 /// The database file, the WAL's images, and the buffer pool in front of both.
@@ -377,7 +366,38 @@ impl Pager {
         if let Some(page) = self.cached((generation, offset)) {
             return Ok(page);
         }
-        self.load((generation, offset), n, self.wal.as_ref(), offset)
+        let page = Arc::new(self.load_wal(offset, n)?);
+        self.pool
+            .lock()
+            .put((generation, offset), Arc::clone(&page));
+        Ok(page)
+    }
+
+    /// Like [`Pager::read_wal`], but a miss does not enter the pool: a checkpoint reads
+    /// every image once, and would only push the hot pages out.
+    pub fn peek_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Arc<Page>> {
+        if let Some(page) = self.pool.lock().get((generation, offset)) {
+            return Ok(page);
+        }
+        Ok(Arc::new(self.load_wal(offset, n)?))
+    }
+
+    fn load_wal(&self, offset: u64, n: u64) -> Result<Page> {
+        let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
+        let got = self.wal.read_at(&mut buf, offset)?;
+        let bad = |detail: &str| {
+            Error::corruption(
+                &self.wal_path,
+                offset,
+                format!("page {n}'s image: {detail}"),
+            )
+        };
+        let (number, data) = wal::decode_image(&buf[..got], self.page_size)
+            .ok_or_else(|| bad("malformed or cut short"))?;
+        if number != n {
+            return Err(bad(&format!("the image there is of page {number}")));
+        }
+        Page::decode_at(n, data, &self.wal_path, offset)
     }
 
     /// Puts an image just appended to the WAL into the pool.
@@ -401,14 +421,32 @@ impl Pager {
         self.db.sync()
     }
 
-    /// After a checkpoint: the WAL's images are gone, and `pages` are what the database
-    /// file now holds at their numbers.
-    pub fn checkpointed(&self, pages: Vec<Arc<Page>>) {
+    /// After a checkpoint of WAL generation `generation`, whose newest images
+    /// `(page, offset)` are now in the database file: the pool keeps those images under
+    /// their page numbers, and drops the older images and the stale file pages.
+    pub fn checkpointed(&self, generation: u64, newest: &[(u64, u64)]) {
+        let page_at: HashMap<u64, u64> = newest.iter().map(|&(n, o)| (o, n)).collect();
         let mut pool = self.pool.lock();
-        pool.retain(|(generation, _)| generation == 0);
-        for page in pages {
-            pool.put((0, page.number), page);
-        }
+        let frames = std::mem::take(&mut pool.frames);
+        pool.frames = frames
+            .into_iter()
+            .filter_map(|mut f| match f.at {
+                (0, n) if newest.binary_search_by_key(&n, |&(p, _)| p).is_ok() => None,
+                (0, _) => Some(f),
+                (g, offset) if g == generation => page_at.get(&offset).map(|&n| {
+                    f.at = (0, n);
+                    f
+                }),
+                _ => None,
+            })
+            .collect();
+        pool.index = pool
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.at, i))
+            .collect();
+        pool.hand = 0;
     }
 
     /// (hits, misses) of the buffer pool.
@@ -481,7 +519,10 @@ mod tests {
             .insert(1, &Page::inline_leaf_cell(b"~", b"w"))
             .unwrap();
         newer.seal();
-        wal.write_at(&newer.data, 0).unwrap();
+        let mut image = 7u64.to_le_bytes().to_vec();
+        image.extend_from_slice(&[0; 8]); // no hole left out
+        image.extend_from_slice(&newer.data);
+        wal.write_at(&image, 0).unwrap();
         let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
         let pager = Pager::new(db, reader, 512, 16 * 512);
         let held = pager.read_db(1).unwrap(); // pinned while held
@@ -503,7 +544,7 @@ mod tests {
         assert!(pager.read_db(0).is_err(), "the header is not a tree page");
         assert!(matches!(pager.read_db(41), Err(Error::Corruption { .. })));
         // After a checkpoint the pool holds the new image under the page's number.
-        pager.checkpointed(vec![Arc::new(newer)]);
+        pager.checkpointed(1, &[(7, 0)]);
         assert_eq!(pager.read_db(7).unwrap().cells(), 2);
     }
 
