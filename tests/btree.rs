@@ -346,7 +346,8 @@ mod behaviour {
         let before = dry.mutating_calls();
         store.settle().unwrap();
         let calls = dry.mutating_calls() - before;
-        assert!(calls > 10, "a checkpoint of many pages: {calls} calls");
+        // Page runs, sync, header, sync, WAL truncate, sync.
+        assert!(calls >= 6, "a checkpoint makes {calls} calls");
         drop(store);
         for point in 0..=calls {
             for seed in 0..3 {

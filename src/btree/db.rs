@@ -51,11 +51,10 @@ use super::BTreeOptions;
 use super::page::Page;
 use super::pager::{self, DbHeader, Pager};
 use super::tree::{self, Cursor, PageRead, Txn};
-use super::wal;
+use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
 use crate::identity::{self, StoreDir};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
-use crate::lsm::wal::LogWriter;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the B+tree's files.
@@ -151,7 +150,7 @@ impl PageRead for View<'_> {
 }
 
 struct Writer {
-    log: LogWriter,
+    log: WalWriter,
 }
 
 /// The B+tree engine.
@@ -188,43 +187,44 @@ impl BTree {
         }
         let wal_reader = vfs.open(&wal_path, FileKind::Wal)?;
         let wal_bytes = wal_reader.read_all()?;
-        let (commits, valid) = wal::read_commits(&wal_bytes, &wal_path)?;
-        let header = match (commits.last(), header_in_file) {
-            (Some(last), Ok(file)) if last.header.page_size != file.page_size => {
+        // The file's header says which WAL cycle holds the commits after its state.
+        let file_header = header_in_file?;
+        let (commits, valid) = wal::read_commits(&wal_bytes, &wal_path, file_header.wal_cycle)?;
+        let header = match commits.last() {
+            Some(last) if last.header.page_size != file_header.page_size => {
                 return Err(Error::corruption(
                     &wal_path,
                     0,
                     format!(
                         "WAL pages of {} bytes, database pages of {}",
-                        last.header.page_size, file.page_size
+                        last.header.page_size, file_header.page_size
                     ),
                 ));
             }
-            (Some(last), _) => last.header,
-            (None, file) => file?,
+            Some(last) => last.header,
+            None => file_header,
         };
         let page_size = header.page_size as usize;
-        if commits.is_empty() {
-            let pages = db.len()? / page_size as u64;
-            if pages < header.page_count {
-                return Err(Error::corruption(
-                    &db_path,
-                    0,
-                    format!(
-                        "header says {} pages, the file holds {pages}",
-                        header.page_count
-                    ),
-                ));
-            }
+        let pages = db.len()? / page_size as u64;
+        if pages < file_header.page_count {
+            return Err(Error::corruption(
+                &db_path,
+                0,
+                format!(
+                    "header says {} pages, the file holds {pages}",
+                    file_header.page_count
+                ),
+            ));
         }
         let writer_file = vfs.open(&wal_path, FileKind::Wal)?;
         if valid < wal_bytes.len() as u64 {
-            // A torn tail: cut it off before anything is appended after it.
+            // A torn tail, or records of an earlier cycle: cut them off, so that nothing
+            // old is left behind the records to come.
             writer_file.truncate(valid)?;
             writer_file.sync()?;
         }
         let mut index = WalIndex {
-            generation: 1,
+            generation: header.wal_cycle,
             pages: HashMap::new(),
         };
         for commit in &commits {
@@ -238,7 +238,7 @@ impl BTree {
             vfs,
             index: RwLock::new(index),
             current: RwLock::new(Arc::new(Snapshot {
-                generation: 1,
+                generation: header.wal_cycle,
                 end: valid,
                 header,
             })),
@@ -249,7 +249,7 @@ impl BTree {
         Ok(BTree {
             shared,
             writer: Mutex::new(Writer {
-                log: LogWriter::new(writer_file, valid),
+                log: WalWriter::new(writer_file, valid),
             }),
             opts,
             durability: options.durability,
@@ -329,7 +329,7 @@ impl BTree {
         c.wal_frames
             .fetch_add(offsets.len() as u64, Ordering::Relaxed);
         if w.log.len() > self.opts.wal_limit {
-            self.checkpoint(w)?;
+            self.checkpoint(w, false)?;
         }
         Ok(())
     }
@@ -343,9 +343,10 @@ impl BTree {
         }
     }
 
-    /// Copies the WAL's newest images into the database file and empties the WAL; false
-    /// if a reader of an older snapshot is still open (nothing is done then).
-    fn checkpoint(&self, w: &mut Writer) -> Result<bool> {
+    /// Copies the WAL's newest images into the database file and starts the next WAL
+    /// cycle (in an emptied file if `truncate`); false if a reader of an older snapshot
+    /// is still open (nothing is done then).
+    fn checkpoint(&self, w: &mut Writer, truncate: bool) -> Result<bool> {
         {
             let mut retired = self.shared.retired.lock();
             retired.retain(|s| s.strong_count() > 0);
@@ -375,12 +376,29 @@ impl BTree {
             .filter_map(|(&n, offsets)| offsets.last().map(|&o| (n, o)))
             .collect();
         newest.sort_unstable();
+        let header = DbHeader {
+            wal_cycle: snap.header.wal_cycle + 1,
+            ..snap.header
+        };
         let pager = &self.shared.pager;
         let result = (|| -> Result<()> {
-            for &(n, offset) in &newest {
-                pager.write_db(&*pager.peek_wal(snap.generation, offset, n)?)?;
+            // Runs of neighbouring pages go down in one write.
+            let mut run: Vec<u8> = Vec::new();
+            let mut run_start = 0;
+            for (i, &(n, offset)) in newest.iter().enumerate() {
+                if run.is_empty() {
+                    run_start = n;
+                }
+                run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data);
+                let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
+                if !next_follows || run.len() >= 1 << 20 {
+                    pager.write_db_at(run_start, &run)?;
+                    run.clear();
+                }
             }
-            pager.write_header(&snap.header)?;
+            // Only once every page is durable may the header say the old cycle is done.
+            pager.sync_db()?;
+            pager.write_header(&header)?;
             pager.sync_db()
         })();
         if let Err(e) = result {
@@ -390,17 +408,21 @@ impl BTree {
         }
         {
             let mut index = self.shared.index.write();
-            index.generation += 1;
+            index.generation = header.wal_cycle;
             index.pages.clear();
         }
         pager.checkpointed(snap.generation, &newest);
-        if let Err(e) = w.log.reset() {
-            return Err(self.poison(&e));
+        if truncate {
+            if let Err(e) = w.log.truncate() {
+                return Err(self.poison(&e));
+            }
+        } else {
+            w.log.restart();
         }
         self.publish(Snapshot {
-            generation: snap.generation + 1,
+            generation: header.wal_cycle,
             end: 0,
-            header: snap.header,
+            header,
         });
         let c = &self.shared.counters;
         c.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -530,7 +552,8 @@ impl KvStore for BTree {
     fn settle(&self) -> Result<()> {
         self.check_writable()?;
         let mut w = self.writer.lock();
-        self.checkpoint(&mut w)?;
+        // At rest, the store keeps no WAL.
+        self.checkpoint(&mut w, true)?;
         Ok(())
     }
 

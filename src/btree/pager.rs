@@ -17,8 +17,10 @@
 //! 72      8     internals    u64, internal pages
 //! 80      8     overflows    u64, overflow pages
 //! 88      8     entries      u64, keys in the tree
-//! 96      4     checksum     CRC-32 of bytes 0..96
-//! 100     ...   zero to the end of the page
+//! 96      8     WAL cycle    u64, which use of the WAL file holds the commits after
+//!                            this state (only commit records of this cycle count)
+//! 104     4     checksum     CRC-32 of bytes 0..104
+//! 108     ...   zero to the end of the page
 //! ```
 //!
 //! A page lives in one of two places: the database file (page `n` at byte `n · page
@@ -43,8 +45,8 @@ use crate::vfs::VfsFile;
 
 const MAGIC: &[u8; 8] = b"KVLABBT\0";
 const VERSION: u32 = 1;
-/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 10 + 4.
-pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 10 + 4;
+/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 11 + 4.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 11 + 4;
 
 /// What page 0 says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,9 @@ pub struct DbHeader {
     pub overflows: u64,
     /// Keys in the tree.
     pub entries: u64,
+    /// The WAL file is reused after each checkpoint; this counts the uses, and every
+    /// commit record carries the cycle it was written in.
+    pub wal_cycle: u64,
 }
 
 impl DbHeader {
@@ -88,10 +93,11 @@ impl DbHeader {
             internals: 0,
             overflows: 0,
             entries: 0,
+            wal_cycle: 1,
         }
     }
 
-    fn fields(&self) -> [u64; 10] {
+    fn fields(&self) -> [u64; 11] {
         [
             self.root,
             self.page_count,
@@ -103,6 +109,7 @@ impl DbHeader {
             self.internals,
             self.overflows,
             self.entries,
+            self.wal_cycle,
         ]
     }
 
@@ -162,6 +169,7 @@ impl DbHeader {
             internals: u64_at(72),
             overflows: u64_at(80),
             entries: u64_at(88),
+            wal_cycle: u64_at(96),
         };
         let in_file = |p: u64| p < header.page_count;
         if header.page_count == 0
@@ -411,6 +419,11 @@ impl Pager {
             .write_at(&page.data, page.number * self.page_size as u64)
     }
 
+    /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run).
+    pub fn write_db_at(&self, first: u64, pages: &[u8]) -> Result<()> {
+        self.db.write_at(pages, first * self.page_size as u64)
+    }
+
     /// Writes the header page.
     pub fn write_header(&self, header: &DbHeader) -> Result<()> {
         self.db.write_at(&header.encode(), 0)
@@ -486,6 +499,7 @@ mod tests {
             internals: 1,
             overflows: 2,
             entries: 300,
+            wal_cycle: 5,
         };
         let bytes = h.encode();
         assert_eq!(DbHeader::decode(&bytes, Path::new("db")).unwrap(), h);

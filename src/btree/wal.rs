@@ -8,6 +8,12 @@
 //! `Error::Corruption`. The payload CRC covers every image of the transaction: the record
 //! is its own commit frame, and a transaction is in the log whole or not at all.
 //!
+//! After a checkpoint the file is written again from its start rather than truncated:
+//! overwriting blocks the file already has makes each fdatasync cheaper (no block
+//! allocation to journal; measured here: 2.4 GB/s against 0.3–0.6 GB/s appending). The
+//! header inside each record names its WAL cycle; the database file's header names the
+//! cycle whose records count, so a record left over from an earlier cycle ends the log.
+//!
 //! ```text
 //! payload:
 //!   0    txn       u64          transaction number
@@ -36,6 +42,7 @@ use super::pager::{DbHeader, HEADER_LEN};
 use crate::error::Result;
 use crate::lsm::coding::Reader;
 use crate::lsm::wal::{self, Appends};
+use crate::vfs::VfsFile;
 
 /// Bytes of a commit record before its first image, log framing included.
 const PREFIX: usize = wal::HEADER_LEN + 8 + HEADER_LEN + 4;
@@ -95,6 +102,69 @@ pub fn encode_commit(
     Ok(offsets)
 }
 
+/// Writes commit records at the end of the current cycle's records.
+pub struct WalWriter {
+    file: Box<dyn VfsFile>,
+    len: u64,
+    synced: u64,
+}
+
+impl WalWriter {
+    /// Writes after the `len` bytes of this cycle's intact records.
+    pub fn new(file: Box<dyn VfsFile>, len: u64) -> Self {
+        WalWriter {
+            file,
+            len,
+            synced: len,
+        }
+    }
+
+    /// Bytes of this cycle's records.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True when this cycle has no records yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How much of this cycle is durable.
+    pub fn synced(&self) -> u64 {
+        self.synced
+    }
+
+    /// Writes encoded records after the last one.
+    pub fn append(&mut self, records: &[u8]) -> Result<()> {
+        self.file.write_at(records, self.len)?;
+        self.len += records.len() as u64;
+        Ok(())
+    }
+
+    /// Makes every record written durable.
+    pub fn sync(&mut self) -> Result<()> {
+        if self.synced < self.len {
+            self.file.sync()?;
+            self.synced = self.len;
+        }
+        Ok(())
+    }
+
+    /// Starts the next cycle at the start of the file, keeping its blocks.
+    pub fn restart(&mut self) {
+        self.len = 0;
+        self.synced = 0;
+    }
+
+    /// Starts the next cycle in an empty file (a store at rest takes no space for it).
+    pub fn truncate(&mut self) -> Result<()> {
+        self.file.truncate(0)?;
+        self.file.sync()?;
+        self.restart();
+        Ok(())
+    }
+}
+
 /// One committed transaction found in the log.
 #[derive(Debug)]
 pub struct Commit {
@@ -108,9 +178,18 @@ pub struct Commit {
     pub end: u64,
 }
 
-/// The committed transactions of a WAL's bytes, and the length of the intact part.
-pub fn read_commits(data: &[u8], path: &Path) -> Result<(Vec<Commit>, u64)> {
-    let contents = wal::read_records(data, path, Appends::MaybeConcurrent)?;
+/// The WAL cycle a commit record's payload names, if it has one.
+fn cycle_of(payload: &[u8]) -> Option<u64> {
+    let at = 8 + 96;
+    Some(u64::from_le_bytes(
+        payload.get(at..at + 8)?.try_into().ok()?,
+    ))
+}
+
+/// The committed transactions of WAL cycle `cycle` in a WAL's bytes, and where they end.
+pub fn read_commits(data: &[u8], path: &Path, cycle: u64) -> Result<(Vec<Commit>, u64)> {
+    let belongs = |payload: &[u8]| cycle_of(payload) == Some(cycle);
+    let contents = wal::read_records_of(data, path, Appends::MaybeConcurrent, &belongs)?;
     let mut commits = Vec::with_capacity(contents.records.len());
     for record in contents.records {
         let payload = &data[record.clone()];
@@ -194,7 +273,7 @@ mod tests {
         let first = encode_commit(&mut log, 0, 1, &header, &[page(3, 7), page(9, 8)], 0).unwrap();
         let at = log.len() as u64;
         let second = encode_commit(&mut log, 0, 2, &header, &[page(3, 9)], at).unwrap();
-        let (commits, valid) = read_commits(&log, Path::new("wal")).unwrap();
+        let (commits, valid) = read_commits(&log, Path::new("wal"), 1).unwrap();
         assert_eq!(valid, log.len() as u64);
         assert_eq!(commits.len(), 2);
         assert_eq!(commits[0].images, first);
@@ -210,6 +289,31 @@ mod tests {
     }
 
     #[test]
+    fn records_of_an_earlier_cycle_end_the_log_quietly() {
+        let old = DbHeader {
+            page_count: 10,
+            ..DbHeader::new(512)
+        };
+        let mut log = Vec::new();
+        for txn in 1..6 {
+            let synced = log.len() as u64;
+            encode_commit(&mut log, 0, txn, &old, &[page(3, 7), page(4, 1)], synced).unwrap();
+        }
+        // The next cycle overwrites the start of the file with one shorter record.
+        let new = DbHeader {
+            wal_cycle: 2,
+            ..old
+        };
+        let mut first = Vec::new();
+        encode_commit(&mut first, 0, 6, &new, &[page(5, 2)], 0).unwrap();
+        log[..first.len()].copy_from_slice(&first);
+        let (commits, valid) = read_commits(&log, Path::new("wal"), 2).unwrap();
+        assert_eq!((commits.len(), valid), (1, first.len() as u64));
+        let (commits, _) = read_commits(&log, Path::new("wal"), 3).unwrap();
+        assert!(commits.is_empty());
+    }
+
+    #[test]
     fn a_torn_commit_is_not_a_commit() {
         let header = DbHeader {
             page_count: 10,
@@ -220,7 +324,7 @@ mod tests {
         let whole = log.len();
         encode_commit(&mut log, 0, 2, &header, &[page(4, 7), page(5, 1)], 0).unwrap();
         for cut in whole..log.len() {
-            let (commits, valid) = read_commits(&log[..cut], Path::new("wal")).unwrap();
+            let (commits, valid) = read_commits(&log[..cut], Path::new("wal"), 1).unwrap();
             assert_eq!((commits.len(), valid), (1, whole as u64), "cut at {cut}");
         }
     }

@@ -90,16 +90,30 @@ pub enum Appends {
 
 /// Splits `data` (the bytes of `path`) into records, stopping at a torn tail.
 pub fn read_records(data: &[u8], path: &Path, appends: Appends) -> Result<LogContents> {
+    read_records_of(data, path, appends, &|_| true)
+}
+
+/// [`read_records`] for a log whose file is reused: an intact record whose payload
+/// `belongs` says is from an earlier use of the file ends the log like a torn tail, and
+/// says nothing about what was synced.
+pub fn read_records_of(
+    data: &[u8],
+    path: &Path,
+    appends: Appends,
+    belongs: &dyn Fn(&[u8]) -> bool,
+) -> Result<LogContents> {
+    let ours = |at: usize| record_at(data, at).filter(|(p, _)| belongs(&data[p.clone()]));
     let mut records = Vec::new();
     let mut at = 0;
     while at < data.len() {
-        match record_at(data, at) {
+        match ours(at) {
             Some((payload, _)) => {
                 at = payload.end;
                 records.push(payload);
             }
             None => {
-                if appends == Appends::SyncedOneByOne {
+                // (An intact record of an earlier use of the file ends the log.)
+                if appends == Appends::SyncedOneByOne && record_at(data, at).is_none() {
                     let whole = match header_at(data, at) {
                         Some((len, _, _)) => at + HEADER_LEN + len <= data.len(),
                         None => at + HEADER_LEN <= data.len(),
@@ -117,7 +131,7 @@ pub fn read_records(data: &[u8], path: &Path, appends: Appends) -> Result<LogCon
                 for later in at + 1..data.len().saturating_sub(HEADER_LEN - 1) {
                     if let Some((_, synced, _)) = header_at(data, later)
                         && synced > at as u64
-                        && record_at(data, later).is_some()
+                        && ours(later).is_some()
                     {
                         return Err(Error::corruption(
                             path,
