@@ -119,8 +119,8 @@ struct View<'a> {
     snap: &'a Snapshot,
 }
 
-impl PageRead for View<'_> {
-    fn read(&self, n: u64) -> Result<Arc<Page>> {
+impl View<'_> {
+    fn fetch(&self, n: u64, keep: bool) -> Result<Arc<Page>> {
         if n >= self.snap.header.page_count {
             return Err(Error::corruption(
                 self.shared.dir.join(DB_FILE),
@@ -132,16 +132,29 @@ impl PageRead for View<'_> {
             ));
         }
         {
-            // Hold the index while reading from the WAL: a checkpoint truncates it only
-            // under the write lock.
+            // Hold the index while reading from the WAL: a checkpoint starts the next
+            // cycle only under the write lock.
             let index = self.shared.index.read();
             if index.generation == self.snap.generation
                 && let Some(offset) = index.find(n, self.snap.end)
             {
-                return self.shared.pager.read_wal(index.generation, offset, n);
+                return self
+                    .shared
+                    .pager
+                    .read_wal(index.generation, offset, n, keep);
             }
         }
-        self.shared.pager.read_db(n)
+        self.shared.pager.read_db(n, keep)
+    }
+}
+
+impl PageRead for View<'_> {
+    fn read(&self, n: u64) -> Result<Arc<Page>> {
+        self.fetch(n, true)
+    }
+
+    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+        self.fetch(n, false)
     }
 
     fn page_size(&self) -> usize {
@@ -234,7 +247,7 @@ impl BTree {
         }
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            pager: Pager::new(db, wal_reader, page_size, opts.pool_size),
+            pager: Pager::new(db, wal_reader, page_size, opts.pool_size, opts.mmap_reads)?,
             vfs,
             index: RwLock::new(index),
             current: RwLock::new(Arc::new(Snapshot {
@@ -389,7 +402,7 @@ impl BTree {
                 if run.is_empty() {
                     run_start = n;
                 }
-                run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data);
+                run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data[..]);
                 let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
                 if !next_follows || run.len() >= 1 << 20 {
                     pager.write_db_at(run_start, &run)?;
@@ -412,6 +425,9 @@ impl BTree {
             index.pages.clear();
         }
         pager.checkpointed(snap.generation, &newest);
+        if let Err(e) = pager.remap() {
+            return Err(self.poison(&e));
+        }
         if truncate {
             if let Err(e) = w.log.truncate() {
                 return Err(self.poison(&e));

@@ -33,6 +33,9 @@ pub struct BTreeOptions {
     pub pool_size: usize,
     /// A checkpoint starts when the WAL grows past this many bytes.
     pub wal_limit: u64,
+    /// Read database pages through a memory map of the file (as LMDB does) instead of
+    /// pread into the buffer pool; WAL images still go through the pool.
+    pub mmap_reads: bool,
 }
 
 impl Default for BTreeOptions {
@@ -41,6 +44,7 @@ impl Default for BTreeOptions {
             page_size: 4096,
             pool_size: 8 << 20,
             wal_limit: 64 << 20,
+            mmap_reads: false,
         }
     }
 }
@@ -53,6 +57,7 @@ impl BTreeOptions {
             page_size: 512,
             pool_size: 16 << 10,
             wal_limit: 32 << 10,
+            mmap_reads: false,
         }
     }
 
@@ -63,9 +68,14 @@ impl BTreeOptions {
             "page_size" => self.page_size = size()? as usize,
             "pool_size" => self.pool_size = size()? as usize,
             "wal_limit" => self.wal_limit = size()?,
+            "mmap_reads" => {
+                self.mmap_reads = value.parse().map_err(|_| {
+                    Error::invalid(format!("btree.mmap_reads is true or false, not '{value}'"))
+                })?
+            }
             _ => {
                 return Err(Error::invalid(format!(
-                    "unknown btree option '{name}' (page_size, pool_size, wal_limit)"
+                    "unknown btree option '{name}' (page_size, pool_size, wal_limit, mmap_reads)"
                 )));
             }
         }

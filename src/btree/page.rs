@@ -33,6 +33,8 @@
 //! Deleting a cell only drops its slot and counts its bytes as garbage; an insert that
 //! does not fit the free gap compacts the cells first (`defragment`).
 
+use bytes::Bytes;
+
 use crate::error::{Error, Result};
 use crate::lsm::coding::{Reader, put_varint};
 use std::path::Path;
@@ -127,13 +129,66 @@ pub fn internal_local_len(page_size: usize, key_len: usize) -> (usize, bool) {
     (key_len.min(max), key_len > max)
 }
 
+/// A page's bytes: its own (read with pread, or being changed), or a slice of the mapped
+/// database file, copied out on the first change.
+#[derive(Clone, Debug)]
+pub enum PageBuf {
+    /// Bytes of its own.
+    Owned(Vec<u8>),
+    /// A slice of a mapping.
+    Mapped(Bytes),
+}
+
+impl std::ops::Deref for PageBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            PageBuf::Owned(v) => v,
+            PageBuf::Mapped(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PageBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        if let PageBuf::Mapped(b) = self {
+            *self = PageBuf::Owned(b.to_vec());
+        }
+        match self {
+            PageBuf::Owned(v) => v,
+            PageBuf::Mapped(_) => unreachable!("a mapped page was just copied out"),
+        }
+    }
+}
+
+impl PartialEq for PageBuf {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for PageBuf {}
+
+impl From<Vec<u8>> for PageBuf {
+    fn from(v: Vec<u8>) -> Self {
+        PageBuf::Owned(v)
+    }
+}
+
+impl From<Bytes> for PageBuf {
+    fn from(b: Bytes) -> Self {
+        PageBuf::Mapped(b)
+    }
+}
+
 /// One page's bytes, with accessors that check every offset they follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
     /// The page number.
     pub number: u64,
     /// `page_size` bytes.
-    pub data: Vec<u8>,
+    pub data: PageBuf,
 }
 
 fn u16_at(b: &[u8], at: usize) -> usize {
@@ -150,21 +205,37 @@ impl Page {
         let mut data = vec![0u8; size];
         data[4] = kind as u8;
         data[8..12].copy_from_slice(&(size as u32).to_le_bytes());
-        Page { number, data }
+        Page {
+            number,
+            data: data.into(),
+        }
     }
 
     /// Checks the checksum and the header of page `number` read from `file`.
-    pub fn decode(number: u64, data: Vec<u8>, file: &Path) -> Result<Page> {
+    pub fn decode(number: u64, data: impl Into<PageBuf>, file: &Path) -> Result<Page> {
+        let data = data.into();
         let offset = number * data.len() as u64;
-        Page::decode_at(number, data, file, offset)
+        Page::decode_at(number, data, file, offset, true)
     }
 
-    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say).
-    pub fn decode_at(number: u64, data: Vec<u8>, file: &Path, offset: u64) -> Result<Page> {
+    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say);
+    /// `verify: false` skips the checksum (of a mapped page checked before).
+    pub fn decode_at(
+        number: u64,
+        data: impl Into<PageBuf>,
+        file: &Path,
+        offset: u64,
+        verify: bool,
+    ) -> Result<Page> {
+        let data = data.into();
         let bad =
             |detail: String| Error::corruption(file, offset, format!("page {number}: {detail}"));
         let stored = u32_at(&data, 0) as u32;
-        let computed = crc32fast::hash(&data[4..]);
+        let computed = if verify {
+            crc32fast::hash(&data[4..])
+        } else {
+            stored
+        };
         if stored != computed {
             return Err(bad(format!(
                 "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"

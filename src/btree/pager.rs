@@ -36,7 +36,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
 
 use super::page::{MAX_PAGE, MIN_PAGE, Page};
 use super::wal;
@@ -267,9 +270,49 @@ impl Pool {
     }
 }
 
+/// The database file mapped into memory, and which of its pages had their checksum
+/// checked since.
+///
+/// A page's checksum is checked the first time this process reads it from the mapping,
+/// not at every read (that would cost more than the read). The kernel may drop a mapped
+/// page and read it from the disk again later without a check: the price of this mode,
+/// which LMDB pays in full (it checks nothing).
+///
+/// Mapping a file that is written to is sound here because nothing reads a page while
+/// it is overwritten: a checkpoint writes only pages with images in the WAL, which
+/// readers of the newest snapshot take from the WAL, and it waits until no reader of an
+/// older snapshot is left; after it the file is mapped again.
+struct Mapped {
+    bytes: Bytes,
+    verified: Vec<AtomicU64>,
+}
+
+impl Mapped {
+    /// Page `n` from the mapping, and whether this was the first read of it; `None` if
+    /// the mapping does not reach it.
+    fn page(&self, n: u64, page_size: usize, path: &Path) -> Option<Result<(Arc<Page>, bool)>> {
+        let start = usize::try_from(n).ok()?.checked_mul(page_size)?;
+        let bytes = self.bytes.get(start..start + page_size)?;
+        let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
+        let checked = self.verified[word].load(Ordering::Relaxed) & bit != 0;
+        let slice = self.bytes.slice_ref(bytes);
+        Some(
+            Page::decode_at(n, slice, path, start as u64, !checked).map(|page| {
+                if !checked {
+                    self.verified[word].fetch_or(bit, Ordering::Relaxed);
+                }
+                (Arc::new(page), !checked)
+            }),
+        )
+    }
+}
+
 /// The database file, the WAL's images, and the buffer pool in front of both.
 pub struct Pager {
     db: Box<dyn VfsFile>,
+    /// The mapped database file, in the mmap read mode.
+    mapped: RwLock<Option<Mapped>>,
+    mmap_reads: bool,
     db_path: PathBuf,
     wal: Box<dyn VfsFile>,
     wal_path: PathBuf,
@@ -310,8 +353,11 @@ impl Pager {
         wal: Box<dyn VfsFile>,
         page_size: usize,
         pool_bytes: usize,
-    ) -> Pager {
-        Pager {
+        mmap_reads: bool,
+    ) -> Result<Pager> {
+        let pager = Pager {
+            mapped: RwLock::new(None),
+            mmap_reads,
             db_path: db.path().to_path_buf(),
             wal_path: wal.path().to_path_buf(),
             db,
@@ -325,7 +371,25 @@ impl Pager {
                 hits: 0,
                 misses: 0,
             }),
+        };
+        pager.remap()?;
+        Ok(pager)
+    }
+
+    /// In the mmap read mode, maps the database file afresh (after a checkpoint changed
+    /// or grew it).
+    pub fn remap(&self) -> Result<()> {
+        if !self.mmap_reads {
+            return Ok(());
         }
+        let bytes = self.db.map()?;
+        *self.mapped.write() = bytes.map(|bytes| Mapped {
+            verified: (0..(bytes.len() / self.page_size).div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            bytes,
+        });
+        Ok(())
     }
 
     /// Bytes per page.
@@ -344,17 +408,10 @@ impl Pager {
         page
     }
 
-    fn load(&self, at: Location, n: u64, file: &dyn VfsFile, offset: u64) -> Result<Arc<Page>> {
-        let mut data = vec![0u8; self.page_size];
-        file.read_exact_at(&mut data, offset)?;
-        let page = Page::decode_at(n, data, file.path(), offset)?;
-        let page = Arc::new(page);
-        self.pool.lock().put(at, Arc::clone(&page));
-        Ok(page)
-    }
-
-    /// Page `n` as the database file holds it.
-    pub fn read_db(&self, n: u64) -> Result<Arc<Page>> {
+    /// Page `n` as the database file holds it, through the pool; `keep` puts a page
+    /// read from the file into the pool (a writer about to change the page says no: its
+    /// copy replaces the page at commit anyway).
+    pub fn read_db(&self, n: u64, keep: bool) -> Result<Arc<Page>> {
         if n == 0 {
             return Err(Error::corruption(
                 &self.db_path,
@@ -362,27 +419,47 @@ impl Pager {
                 "a tree link points at the header page",
             ));
         }
+        let offset = n * self.page_size as u64;
+        if let Some(mapped) = &*self.mapped.read()
+            && let Some(found) = mapped.page(n, self.page_size, &self.db_path)
+        {
+            let (page, first_touch) = found?;
+            if first_touch {
+                // The engine cannot see the page cache; a first touch is the nearest
+                // thing to a miss (the device counters tell the truth).
+                self.db.record_mapped_read(self.page_size);
+            }
+            return Ok(page);
+        }
         if let Some(page) = self.cached((0, n)) {
             return Ok(page);
         }
-        let offset = n * self.page_size as u64;
-        self.load((0, n), n, self.db.as_ref(), offset)
+        let mut data = vec![0u8; self.page_size];
+        self.db.read_exact_at(&mut data, offset)?;
+        let page = Arc::new(Page::decode_at(n, data, &self.db_path, offset, true)?);
+        if keep {
+            self.pool.lock().put((0, n), Arc::clone(&page));
+        }
+        Ok(page)
     }
 
-    /// The image of page `n` at `offset` in WAL generation `generation`.
-    pub fn read_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Arc<Page>> {
+    /// The image of page `n` at `offset` in WAL generation `generation`, through the
+    /// pool (`keep` as in [`Pager::read_db`]).
+    pub fn read_wal(&self, generation: u64, offset: u64, n: u64, keep: bool) -> Result<Arc<Page>> {
         if let Some(page) = self.cached((generation, offset)) {
             return Ok(page);
         }
         let page = Arc::new(self.load_wal(offset, n)?);
-        self.pool
-            .lock()
-            .put((generation, offset), Arc::clone(&page));
+        if keep {
+            self.pool
+                .lock()
+                .put((generation, offset), Arc::clone(&page));
+        }
         Ok(page)
     }
 
-    /// Like [`Pager::read_wal`], but a miss does not enter the pool: a checkpoint reads
-    /// every image once, and would only push the hot pages out.
+    /// Like [`Pager::read_wal`] without entering the pool or counting in its hit rate:
+    /// a checkpoint reads every image once, and would only push the hot pages out.
     pub fn peek_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Arc<Page>> {
         if let Some(page) = self.pool.lock().get((generation, offset)) {
             return Ok(page);
@@ -405,7 +482,7 @@ impl Pager {
         if number != n {
             return Err(bad(&format!("the image there is of page {number}")));
         }
-        Page::decode_at(n, data, &self.wal_path, offset)
+        Page::decode_at(n, data, &self.wal_path, offset, true)
     }
 
     /// Puts an image just appended to the WAL into the pool.
@@ -538,28 +615,28 @@ mod tests {
         image.extend_from_slice(&newer.data);
         wal.write_at(&image, 0).unwrap();
         let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
-        let pager = Pager::new(db, reader, 512, 16 * 512);
-        let held = pager.read_db(1).unwrap(); // pinned while held
+        let pager = Pager::new(db, reader, 512, 16 * 512, false).unwrap();
+        let held = pager.read_db(1, true).unwrap(); // pinned while held
         for n in 1..=40u64 {
-            let page = pager.read_db(n).unwrap();
+            let page = pager.read_db(n, true).unwrap();
             assert_eq!(page.cell(0).unwrap().whole_key().unwrap(), n.to_be_bytes());
         }
         assert!(pager.pool_len() <= 17, "the pool keeps to its capacity");
-        assert_eq!(pager.read_db(7).unwrap().cells(), 1);
-        assert_eq!(pager.read_wal(1, 0, 7).unwrap().cells(), 2);
+        assert_eq!(pager.read_db(7, true).unwrap().cells(), 1);
+        assert_eq!(pager.read_wal(1, 0, 7, true).unwrap().cells(), 2);
         assert_eq!(
-            pager.read_db(7).unwrap().cells(),
+            pager.read_db(7, true).unwrap().cells(),
             1,
             "the file's image stays apart"
         );
         assert_eq!(held.cells(), 1);
         let (hits, misses) = pager.pool_hits_and_misses();
         assert!(hits >= 1 && misses >= 30, "{hits} {misses}");
-        assert!(pager.read_db(0).is_err(), "the header is not a tree page");
-        assert!(matches!(pager.read_db(41), Err(Error::Corruption { .. })));
+        assert!(pager.read_db(0, true).is_err(), "the header is not a tree page");
+        assert!(matches!(pager.read_db(41, true), Err(Error::Corruption { .. })));
         // After a checkpoint the pool holds the new image under the page's number.
         pager.checkpointed(1, &[(7, 0)]);
-        assert_eq!(pager.read_db(7).unwrap().cells(), 2);
+        assert_eq!(pager.read_db(7, true).unwrap().cells(), 2);
     }
 
     #[test]

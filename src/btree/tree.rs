@@ -29,6 +29,10 @@ pub const MAX_HEIGHT: usize = 48;
 pub trait PageRead {
     /// Page `n`.
     fn read(&self, n: u64) -> Result<Arc<Page>>;
+    /// Page `n`, for a writer about to copy and change it: it need not enter a cache.
+    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+        self.read(n)
+    }
     /// Bytes per page.
     fn page_size(&self) -> usize;
 }
@@ -121,13 +125,23 @@ struct Step {
     rightmost: bool,
 }
 
-/// The path from `root` down to the leaf that holds `key`.
-fn descend(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<(Vec<Step>, Arc<Page>)> {
+/// The path from `root` down to the leaf that holds `key`. A writer passes the tree's
+/// `height`, so the leaf it will change is read without entering the cache.
+fn descend(
+    src: &dyn PageRead,
+    root: u64,
+    key: &[u8],
+    height: Option<u64>,
+) -> Result<(Vec<Step>, Arc<Page>)> {
     let mut path = Vec::new();
     let mut n = root;
     let mut rightmost = true;
     loop {
-        let page = src.read(n)?;
+        let page = if height == Some(path.len() as u64 + 1) {
+            src.read_to_change(n)?
+        } else {
+            src.read(n)?
+        };
         match page.kind() {
             PageKind::Leaf => return Ok((path, page)),
             PageKind::Internal => {
@@ -158,7 +172,7 @@ pub fn get(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<Option<Bytes>> {
     if root == 0 {
         return Ok(None);
     }
-    let (_, leaf) = descend(src, root, key)?;
+    let (_, leaf) = descend(src, root, key, None)?;
     let (i, found) = bound(src, &leaf, key, false)?;
     if !found {
         return Ok(None);
@@ -180,6 +194,13 @@ impl PageRead for Txn<'_> {
         match self.dirty.get(&n) {
             Some(page) => Ok(Arc::clone(page)),
             None => self.base.read(n),
+        }
+    }
+
+    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+        match self.dirty.get(&n) {
+            Some(page) => Ok(Arc::clone(page)),
+            None => self.base.read_to_change(n),
         }
     }
 
@@ -206,9 +227,14 @@ impl<'a> Txn<'a> {
     pub fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
         let page = match self.dirty.entry(n) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.base.read(n)?),
+            Entry::Vacant(e) => e.insert(self.base.read_to_change(n)?),
         };
         Ok(Arc::make_mut(page))
+    }
+
+    /// `page`, just read, as a page of this transaction to change (unless it has one).
+    fn adopt(&mut self, page: Arc<Page>) -> &mut Page {
+        Arc::make_mut(self.dirty.entry(page.number).or_insert(page))
     }
 
     fn count(&mut self, kind: PageKind) -> &mut u64 {
@@ -300,16 +326,15 @@ impl<'a> Txn<'a> {
             self.header.root = self.alloc(PageKind::Leaf)?;
             self.header.height = 1;
         }
-        let (path, leaf) = descend(self, self.header.root, key)?;
+        let (path, leaf) = descend(self, self.header.root, key, Some(self.header.height))?;
         let n = leaf.number;
         let (i, found) = bound(self, &leaf, key, false)?;
         if found {
             let old = leaf.cell(i)?;
             self.free_chain(&old)?;
-            drop(leaf);
-            self.page_mut(n)?.remove(i)?;
+            self.adopt(leaf).remove(i)?;
         } else {
-            drop(leaf);
+            self.adopt(leaf);
             self.header.entries += 1;
         }
         let cell = self.leaf_cell(key, value)?;
@@ -324,7 +349,7 @@ impl<'a> Txn<'a> {
         if self.header.root == 0 {
             return Ok(false);
         }
-        let (path, leaf) = descend(self, self.header.root, key)?;
+        let (path, leaf) = descend(self, self.header.root, key, Some(self.header.height))?;
         let n = leaf.number;
         let (i, found) = bound(self, &leaf, key, false)?;
         if !found {
@@ -332,8 +357,7 @@ impl<'a> Txn<'a> {
         }
         let cell = leaf.cell(i)?;
         self.free_chain(&cell)?;
-        drop(leaf);
-        self.page_mut(n)?.remove(i)?;
+        self.adopt(leaf).remove(i)?;
         self.header.entries -= 1;
         self.rebalance(path, n)?;
         Ok(true)
@@ -552,7 +576,7 @@ impl Cursor {
             }
             return Err(corrupt(root, "the tree is deeper than any real tree"));
         };
-        let (_, leaf) = descend(src, root, key)?;
+        let (_, leaf) = descend(src, root, key, None)?;
         let (at, _) = bound(src, &leaf, key, after)?;
         Ok(Cursor {
             leaf: Some(leaf),
