@@ -129,6 +129,9 @@ impl Walk<'_> {
                 self.leaves.push((n, page.link()));
             }
             PageKind::Internal => {
+                if page.cells() == 0 {
+                    return Err(bad(n, "an internal node with one child"));
+                }
                 self.report.internals += 1;
                 let mut below = lo.map(<[u8]>::to_vec);
                 for (i, key) in keys.iter().enumerate() {

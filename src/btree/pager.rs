@@ -632,8 +632,14 @@ mod tests {
         assert_eq!(held.cells(), 1);
         let (hits, misses) = pager.pool_hits_and_misses();
         assert!(hits >= 1 && misses >= 30, "{hits} {misses}");
-        assert!(pager.read_db(0, true).is_err(), "the header is not a tree page");
-        assert!(matches!(pager.read_db(41, true), Err(Error::Corruption { .. })));
+        assert!(
+            pager.read_db(0, true).is_err(),
+            "the header is not a tree page"
+        );
+        assert!(matches!(
+            pager.read_db(41, true),
+            Err(Error::Corruption { .. })
+        ));
         // After a checkpoint the pool holds the new image under the page's number.
         pager.checkpointed(1, &[(7, 0)]);
         assert_eq!(pager.read_db(7, true).unwrap().cells(), 2);

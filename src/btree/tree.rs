@@ -20,6 +20,7 @@ use super::overflow;
 use super::page::{self, Cell, HEADER, Page, PageKind};
 use super::pager::DbHeader;
 use crate::error::{Error, Result};
+use crate::lsm::ikey::cmp_bytes;
 
 /// Deepest tree the code follows before calling the file corrupt (a 512-byte page holds
 /// at least four children, so 1024-byte keys would need far more keys than fit a disk).
@@ -71,16 +72,16 @@ pub fn value(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Bytes> {
 }
 
 /// How cell `i`'s key compares with `key`.
+#[inline]
 fn compare(src: &dyn PageRead, page: &Page, i: usize, key: &[u8]) -> Result<Ordering> {
-    let cell = page.cell(i)?;
-    if let Some(k) = cell.whole_key() {
-        return Ok(k.cmp(key));
+    let (prefix, whole) = page.key_in_page(i)?;
+    if whole {
+        return Ok(cmp_bytes(prefix, key));
     }
-    let prefix = cell.key_prefix();
     let n = prefix.len().min(key.len());
     match prefix[..n].cmp(&key[..n]) {
         Ordering::Equal if key.len() <= prefix.len() => Ok(Ordering::Greater),
-        Ordering::Equal => Ok(full_key(src, &cell)?.as_slice().cmp(key)),
+        Ordering::Equal => Ok(full_key(src, &page.cell(i)?)?.as_slice().cmp(key)),
         other => Ok(other),
     }
 }
@@ -114,6 +115,19 @@ fn child_for(src: &dyn PageRead, page: &Page, key: &[u8]) -> Result<(usize, u64)
         page.link()
     };
     Ok((i, child))
+}
+
+/// The shortest key `s` with `last < s <= first` (for `last < first`): the prefix of
+/// `first` one byte past where the two differ. Internal nodes then hold a few bytes per
+/// separator instead of whole keys, so more children fit a page and the tree is lower
+/// (suffix truncation, as in Bayer and Unterauer's prefix B-trees).
+pub fn shortest_separator<'a>(last: &[u8], first: &'a [u8]) -> &'a [u8] {
+    let differ = last
+        .iter()
+        .zip(first)
+        .position(|(a, b)| a != b)
+        .unwrap_or(last.len());
+    &first[..(differ + 1).min(first.len())]
 }
 
 /// One step of a root-to-leaf path: an internal page and the child position taken.
@@ -404,8 +418,10 @@ impl<'a> Txn<'a> {
         self.fill(n, &cells[..m], right)?;
         self.fill(right, &cells[m..], old_link)?;
         let separator = {
-            let page = self.read(right)?;
-            full_key(self, &page.cell(0)?)?
+            let (left, right) = (self.read(n)?, self.read(right)?);
+            let last = full_key(self, &left.cell(left.cells() - 1)?)?;
+            let first = full_key(self, &right.cell(0)?)?;
+            shortest_separator(&last, &first).to_vec()
         };
         let cell = self.internal_cell(n, &separator)?;
         self.insert_separator(path, cell, right)
@@ -443,8 +459,9 @@ impl<'a> Txn<'a> {
             let mut cells = page.all_cells()?;
             cells.insert(step.at, cell);
             let m = self.split_point(&cells, step.at, step.rightmost);
-            // The middle cell moves up; its child becomes the left half's rightmost.
-            let m = m.min(cells.len() - 1);
+            // The middle cell moves up; its child becomes the left half's rightmost. Each
+            // half keeps at least one key, so no internal node is left with one child.
+            let m = m.clamp(1, cells.len() - 2);
             let mut up = cells[m].clone();
             let left_link = u64::from_le_bytes(up[..8].try_into().expect("8 bytes"));
             up[..8].copy_from_slice(&p.to_le_bytes());
@@ -472,7 +489,7 @@ impl<'a> Txn<'a> {
             let cells = parent.cells();
             // The pair to merge: the child at `s` and the pointer after it.
             let s = match (step.at, cells) {
-                (0, 0) => return Ok(()),
+                (0, 0) => return Err(corrupt(step.page, "an internal node with one child")),
                 (0, _) => 0,
                 (at, _) => at - 1,
             };
@@ -499,11 +516,15 @@ impl<'a> Txn<'a> {
             }
             merged.extend(right.all_cells()?);
             let bytes: usize = merged.iter().map(|c| c.len() + 2).sum();
-            if bytes > self.usable() {
-                return Ok(());
-            }
             let link = right.link();
             drop((left, right, page, parent));
+            if bytes > self.usable() {
+                // Too much for one page: share the cells out between the two instead.
+                if let Some(parent) = path.last_mut() {
+                    parent.at = s;
+                }
+                return self.redistribute(path, kind, (left_no, right_no), merged, link);
+            }
             self.fill(left_no, &merged, link)?;
             self.free(right_no, kind)?;
             if kind == PageKind::Leaf {
@@ -522,6 +543,47 @@ impl<'a> Txn<'a> {
             path.pop();
             n = step.page;
         }
+    }
+
+    /// Spreads `cells` (two siblings' cells, with the separator between them pulled down
+    /// if they are internal) evenly over `left` and `right`, and gives the parent — the
+    /// last step of `path`, whose cell `at` separated them — the new separator.
+    fn redistribute(
+        &mut self,
+        path: Vec<Step>,
+        kind: PageKind,
+        (left, right): (u64, u64),
+        cells: Vec<Vec<u8>>,
+        right_link: u64,
+    ) -> Result<()> {
+        let m = self.split_point(&cells, 0, false);
+        let Some(step) = path.last().copied() else {
+            return Err(corrupt(left, "siblings without a parent"));
+        };
+        let separator = if kind == PageKind::Leaf {
+            self.fill(left, &cells[..m], right)?;
+            self.fill(right, &cells[m..], right_link)?;
+            // The old separator goes for good.
+            let parent = self.read(step.page)?;
+            self.free_chain(&parent.cell(step.at)?)?;
+            let (l, r) = (self.read(left)?, self.read(right)?);
+            let last = full_key(self, &l.cell(l.cells() - 1)?)?;
+            let first = full_key(self, &r.cell(0)?)?;
+            self.internal_cell(left, shortest_separator(&last, &first))?
+        } else {
+            // The middle cell goes up; each side keeps at least one.
+            let m = m.clamp(1, cells.len() - 2);
+            let mut up = cells[m].clone();
+            let left_link = u64::from_le_bytes(up[..8].try_into().expect("8 bytes"));
+            up[..8].copy_from_slice(&left.to_le_bytes());
+            self.fill(left, &cells[..m], left_link)?;
+            self.fill(right, &cells[m + 1..], right_link)?;
+            up
+        };
+        // With the old separator gone, the pointer at `at` leads to `right`: exactly
+        // where a split leaves its parent before the new separator goes in.
+        self.page_mut(step.page)?.remove(step.at)?;
+        self.insert_separator(path, separator, right)
     }
 
     /// While the root is an internal node with no keys, its only child becomes the root.
@@ -610,6 +672,27 @@ impl Cursor {
                 Some(page)
             };
             self.at = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortest_separators_split_the_keys_between_them() {
+        let cases: [(&[u8], &[u8], &[u8]); 5] = [
+            (b"apple", b"banana", b"b"),
+            (b"abc", b"abd", b"abd"),
+            (b"ab", b"abc", b"abc"),
+            (b"abcx", b"abd", b"abd"),
+            (b"\x00\xff\x01", b"\x01", b"\x01"),
+        ];
+        for (last, first, want) in cases {
+            let s = shortest_separator(last, first);
+            assert_eq!(s, want);
+            assert!(last < s && s <= first);
         }
     }
 }

@@ -258,7 +258,7 @@ mod tests {
             log.len()
         );
         let (n, data) = decode_image(&log[at[0].1 as usize..], 4096).unwrap();
-        assert_eq!((n, &data), (5, &p.data));
+        assert_eq!((n, &data[..]), (5, &p.data[..]));
         let free = Page::new(6, 4096, PageKind::Free);
         assert_eq!(image_len(&free), IMAGE_HEADER + 24);
     }
