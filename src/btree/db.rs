@@ -39,7 +39,6 @@
 //! the state, and every image in them goes back into the index. No WAL records: the
 //! database file's header is the state.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -55,6 +54,7 @@ use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
 use crate::identity::{self, StoreDir};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::lsm::cache::IntMap;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the B+tree's files.
@@ -69,7 +69,7 @@ struct WalIndex {
     /// Changes at every checkpoint; pool entries and snapshots carry it.
     generation: u64,
     /// Page number → file offsets of its images, oldest first.
-    pages: HashMap<u64, Vec<u64>>,
+    pages: IntMap<u64, Vec<u64>>,
 }
 
 impl WalIndex {
@@ -199,7 +199,11 @@ impl BTree {
             vfs.sync_dir(dir)?;
         }
         let wal_reader = vfs.open(&wal_path, FileKind::Wal)?;
-        let wal_bytes = wal_reader.read_all()?;
+        // Map the WAL rather than read it: it may be hundreds of megabytes.
+        let wal_bytes = match wal_reader.map()? {
+            Some(bytes) => bytes,
+            None => Bytes::from(wal_reader.read_all()?),
+        };
         // The file's header says which WAL cycle holds the commits after its state.
         let file_header = header_in_file?;
         let (commits, valid) = wal::read_commits(&wal_bytes, &wal_path, file_header.wal_cycle)?;
@@ -229,8 +233,11 @@ impl BTree {
                 ),
             ));
         }
+        let wal_len = wal_bytes.len() as u64;
+        // The mapping goes before anything writes the file.
+        drop(wal_bytes);
         let writer_file = vfs.open(&wal_path, FileKind::Wal)?;
-        if valid < wal_bytes.len() as u64 {
+        if valid < wal_len {
             // A torn tail, or records of an earlier cycle: cut them off, so that nothing
             // old is left behind the records to come.
             writer_file.truncate(valid)?;
@@ -238,7 +245,7 @@ impl BTree {
         }
         let mut index = WalIndex {
             generation: header.wal_cycle,
-            pages: HashMap::new(),
+            pages: IntMap::default(),
         };
         for commit in &commits {
             for &(n, offset) in &commit.images {
@@ -298,7 +305,7 @@ impl BTree {
         w: &mut Writer,
         generation: u64,
         mut header: DbHeader,
-        dirty: HashMap<u64, Arc<Page>>,
+        dirty: IntMap<u64, Arc<Page>>,
     ) -> Result<()> {
         header.txn += 1;
         let mut pages: Vec<Arc<Page>> = dirty
@@ -372,6 +379,10 @@ impl BTree {
             }
         }
         if w.log.is_empty() {
+            // Nothing to copy; a WAL file left from the last cycle still goes at rest.
+            if truncate && let Err(e) = w.log.truncate() {
+                return Err(self.poison(&e));
+            }
             return Ok(true);
         }
         // The images must be durable in the WAL before any of them lands in the file:

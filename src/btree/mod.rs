@@ -31,7 +31,11 @@ pub struct BTreeOptions {
     pub page_size: usize,
     /// Bytes of the buffer pool (clean pages of the database file and of the WAL).
     pub pool_size: usize,
-    /// A checkpoint starts when the WAL grows past this many bytes.
+    /// A checkpoint starts when the WAL grows past this many bytes. Each checkpoint
+    /// writes every page changed since the last one, so a larger WAL writes a page once
+    /// for many changes (measured at 1M random inserts: write amplification 46 at
+    /// 64 MiB, 35 at 256 MiB), at the price of disk space while writes go on (settle
+    /// empties the WAL) and a longer replay after a crash.
     pub wal_limit: u64,
     /// Read database pages through a memory map of the file (as LMDB does) instead of
     /// pread into the buffer pool; WAL images still go through the pool.
@@ -43,7 +47,7 @@ impl Default for BTreeOptions {
         BTreeOptions {
             page_size: 4096,
             pool_size: 8 << 20,
-            wal_limit: 64 << 20,
+            wal_limit: 256 << 20,
             mmap_reads: false,
         }
     }

@@ -32,7 +32,7 @@
 //! itself until commit), so evicting a page never writes it. A page is pinned while anyone
 //! holds its `Arc`: CLOCK skips frames whose `Arc` is shared.
 
-use std::collections::HashMap;
+use crate::lsm::cache::IntMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -206,7 +206,7 @@ struct Frame {
 struct Pool {
     capacity: usize,
     frames: Vec<Frame>,
-    index: HashMap<Location, usize>,
+    index: IntMap<Location, usize>,
     hand: usize,
     hits: u64,
     misses: u64,
@@ -366,7 +366,7 @@ impl Pager {
             pool: Mutex::new(Pool {
                 capacity: (pool_bytes / page_size).max(16),
                 frames: Vec::new(),
-                index: HashMap::new(),
+                index: IntMap::default(),
                 hand: 0,
                 hits: 0,
                 misses: 0,
@@ -515,7 +515,7 @@ impl Pager {
     /// `(page, offset)` are now in the database file: the pool keeps those images under
     /// their page numbers, and drops the older images and the stale file pages.
     pub fn checkpointed(&self, generation: u64, newest: &[(u64, u64)]) {
-        let page_at: HashMap<u64, u64> = newest.iter().map(|&(n, o)| (o, n)).collect();
+        let page_at: IntMap<u64, u64> = newest.iter().map(|&(n, o)| (o, n)).collect();
         let mut pool = self.pool.lock();
         let frames = std::mem::take(&mut pool.frames);
         pool.frames = frames

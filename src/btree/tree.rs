@@ -10,7 +10,7 @@
 //! snapshot it started from and changed privately; commit (in `db.rs`) logs them.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use super::overflow;
 use super::page::{self, Cell, HEADER, Page, PageKind};
 use super::pager::DbHeader;
 use crate::error::{Error, Result};
+use crate::lsm::cache::IntMap;
 use crate::lsm::ikey::cmp_bytes;
 
 /// Deepest tree the code follows before calling the file corrupt (a 512-byte page holds
@@ -200,7 +201,7 @@ pub struct Txn<'a> {
     /// The header as this transaction leaves it.
     pub header: DbHeader,
     /// Every page this transaction changed, by number.
-    pub dirty: HashMap<u64, Arc<Page>>,
+    pub(crate) dirty: IntMap<u64, Arc<Page>>,
 }
 
 impl PageRead for Txn<'_> {
@@ -229,7 +230,7 @@ impl<'a> Txn<'a> {
         Txn {
             base,
             header,
-            dirty: HashMap::new(),
+            dirty: IntMap::default(),
         }
     }
 

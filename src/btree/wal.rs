@@ -158,8 +158,10 @@ impl WalWriter {
 
     /// Starts the next cycle in an empty file (a store at rest takes no space for it).
     pub fn truncate(&mut self) -> Result<()> {
-        self.file.truncate(0)?;
-        self.file.sync()?;
+        if self.file.len()? > 0 {
+            self.file.truncate(0)?;
+            self.file.sync()?;
+        }
         self.restart();
         Ok(())
     }

@@ -20,7 +20,11 @@ type Key = (u64, u64);
 /// A multiply-rotate hash for the cache's (table, offset) keys: the default SipHash costs
 /// more than the rest of a cache hit.
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
+
+/// A hash map keyed by integers, with [`KeyHasher`] (the B+tree's pool and WAL index use
+/// it too).
+pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 impl Hasher for KeyHasher {
     fn write(&mut self, bytes: &[u8]) {

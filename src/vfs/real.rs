@@ -239,8 +239,11 @@ impl VfsFile for RealFile {
         if *self.len.lock() == 0 {
             return Ok(Some(bytes::Bytes::new()));
         }
-        // SAFETY: kvlab maps only files it no longer writes (finished tables); a mapped
-        // file is never truncated while mapped, it is only unlinked, which keeps the pages.
+        // SAFETY: a mapping is only read where nothing writes: LSM tables are finished
+        // before they are mapped and only ever unlinked (which keeps the pages); the
+        // B+tree maps its WAL only while recovery reads it, and its database file whose
+        // pages are overwritten only when no reader can hold them (see btree::pager).
+        // No mapped file is truncated below what a reader holds.
         let map = unsafe { memmap2::Mmap::map(&self.file) }
             .map_err(|e| Error::io("mmap", &self.path, e))?;
         // Point reads touch one block; readahead around it would only add device reads.
