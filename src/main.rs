@@ -505,6 +505,12 @@ fn inspect(args: InspectArgs) -> CliResult {
                 print!("\n{}", kvlab::lsm::inspect::dump_table(&fs, dir, number)?);
             }
         }
+        "btree" => {
+            if args.table.is_some() {
+                return Err("--table is for LSM stores".into());
+            }
+            print!("{}", kvlab::btree::inspect::describe(&fs, dir)?);
+        }
         other => println!("(this build has no inspector for '{other}' stores)"),
     }
     Ok(())

@@ -323,6 +323,43 @@ fn cli_inspect_describes_an_lsm_store_and_refuses_others() {
 }
 
 #[test]
+fn cli_inspect_describes_a_btree_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    {
+        let mut options = Options::default();
+        options.set("btree.page_size=1KiB").unwrap();
+        let store = kvlab::open(EngineKind::BTree, &store_dir, options).unwrap();
+        for round in 0..3 {
+            let mut batch = kvlab::WriteBatch::new();
+            for i in 0..1000u32 {
+                batch.put(format!("key{i:05}").as_bytes(), &[round; 60]);
+            }
+            store.write(&batch).unwrap();
+            if round == 1 {
+                store.settle().unwrap();
+            }
+        }
+    }
+    let (ok, out, err) = kvlab(&["inspect", store_dir.to_str().unwrap()], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("btree store, format 1"), "{out}");
+    assert!(out.contains("pages of 1024 bytes"), "{out}");
+    assert!(
+        out.contains("cycle 2: 1 commits"),
+        "one commit since the checkpoint: {out}"
+    );
+    assert!(
+        out.contains("1000 entries") && out.contains("height 3"),
+        "{out}"
+    );
+    assert!(
+        out.contains("leaf fill:") && out.contains("check: every page"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_sweep_measures_each_value_and_draws_it() {
     let config = small(1000);
     let env = sim_env();

@@ -9,9 +9,11 @@
 //! - [`wal`]: the log of committed transactions (new header + changed page images).
 //! - [`db`]: the store: snapshots, commit, checkpoint, recovery.
 //! - [`check`]: the integrity checker.
+//! - [`inspect`]: `kvlab inspect` for a B+tree directory.
 
 pub mod check;
 pub mod db;
+pub mod inspect;
 pub mod overflow;
 pub mod page;
 pub mod pager;

@@ -639,6 +639,15 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_in_formats_md() {
+        assert_eq!(
+            Page::inline_leaf_cell(b"k1", b"abc"),
+            [0x02, 0x03, 0x6b, 0x31, 0x61, 0x62, 0x63]
+        );
+        assert_eq!((max_local(512), max_local(4096)), (98, 994));
+    }
+
+    #[test]
     fn long_keys_keep_a_prefix_in_small_pages() {
         let max = max_local(512);
         assert!(max * 4 + 4 * 2 <= 512 - HEADER, "four cells fit any page");

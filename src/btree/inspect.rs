@@ -1,0 +1,176 @@
+//! `kvlab inspect` for a B+tree directory: the header, the WAL's commits, and the tree as
+//! of the newest commit (height, pages by kind, fill, free list), read without opening
+//! the store (no recovery runs, nothing is written), in the spirit of sqlite3_analyzer.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::check;
+use super::db::{DB_FILE, WAL_FILE};
+use super::page::Page;
+use super::pager::{self, DbHeader};
+use super::tree::PageRead;
+use super::wal;
+use crate::error::{Error, Result};
+use crate::lsm::cache::IntMap;
+use crate::vfs::{FileKind, Vfs, VfsFile};
+
+/// The pages of the newest commit, read straight from the files.
+struct FileView {
+    db: Box<dyn VfsFile>,
+    db_path: PathBuf,
+    wal: Bytes,
+    wal_path: PathBuf,
+    newest: IntMap<u64, u64>,
+    page_size: usize,
+}
+
+impl PageRead for FileView {
+    fn read(&self, n: u64) -> Result<Arc<Page>> {
+        if let Some(&offset) = self.newest.get(&n) {
+            let bad = || Error::corruption(&self.wal_path, offset, "malformed page image");
+            let (_, data) = wal::decode_image(
+                self.wal.get(offset as usize..).ok_or_else(bad)?,
+                self.page_size,
+            )
+            .ok_or_else(bad)?;
+            return Ok(Arc::new(Page::decode_at(
+                n,
+                data,
+                &self.wal_path,
+                offset,
+                true,
+            )?));
+        }
+        let mut data = vec![0u8; self.page_size];
+        let offset = n * self.page_size as u64;
+        self.db.read_exact_at(&mut data, offset)?;
+        Ok(Arc::new(Page::decode_at(
+            n,
+            data,
+            &self.db_path,
+            offset,
+            true,
+        )?))
+    }
+
+    fn page_size(&self) -> usize {
+        self.page_size
+    }
+}
+
+fn describe_header(out: &mut String, h: &DbHeader) {
+    let _ = writeln!(
+        out,
+        "  root {}, height {}, {} entries, {} pages ({} leaves, {} internal, {} overflow, {} free; \
+         free list head {}), transaction {}, WAL cycle {}",
+        h.root,
+        h.height,
+        h.entries,
+        h.page_count,
+        h.leaves,
+        h.internals,
+        h.overflows,
+        h.free_count,
+        h.free_head,
+        h.txn,
+        h.wal_cycle
+    );
+}
+
+/// A description of the B+tree store in `dir`.
+pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
+    let mut out = String::new();
+    let db_path = dir.join(DB_FILE);
+    let wal_path = dir.join(WAL_FILE);
+    let db = vfs.open(&db_path, FileKind::Page)?;
+    let file_header = pager::read_header(db.as_ref(), &db_path)?;
+    let page_size = file_header.page_size as usize;
+    let _ = writeln!(
+        out,
+        "database file {DB_FILE}: {} bytes, pages of {page_size} bytes; its header (the last checkpoint):",
+        db.len()?
+    );
+    describe_header(&mut out, &file_header);
+
+    let wal = if vfs.exists(&wal_path)? {
+        Bytes::from(vfs.open(&wal_path, FileKind::Wal)?.read_all()?)
+    } else {
+        Bytes::new()
+    };
+    let (commits, valid) = wal::read_commits(&wal, &wal_path, file_header.wal_cycle)?;
+    let images: usize = commits.iter().map(|c| c.images.len()).sum();
+    let _ = writeln!(
+        out,
+        "\nWAL {WAL_FILE}: {} bytes; cycle {}: {} commits{}, {images} page images, {valid} bytes{}",
+        wal.len(),
+        file_header.wal_cycle,
+        commits.len(),
+        match (commits.first(), commits.last()) {
+            (Some(a), Some(b)) => format!(" (transactions {} to {})", a.txn, b.txn),
+            _ => String::new(),
+        },
+        if (valid as usize) < wal.len() {
+            " (the rest: a torn tail or records of an earlier cycle)"
+        } else {
+            ""
+        }
+    );
+    let mut newest = IntMap::default();
+    for commit in &commits {
+        for &(n, offset) in &commit.images {
+            newest.insert(n, offset);
+        }
+    }
+    let header = commits.last().map_or(file_header, |c| c.header);
+    if !commits.is_empty() {
+        let _ = writeln!(out, "  the newest commit's header:");
+        describe_header(&mut out, &header);
+    }
+
+    let view = FileView {
+        db,
+        db_path,
+        wal,
+        wal_path,
+        newest,
+        page_size,
+    };
+    match check::check(&view, &header) {
+        Ok(report) => {
+            let _ = writeln!(
+                out,
+                "\ntree: height {}, {} leaves, {} internal pages, {} overflow pages, {} free pages, \
+                 {} entries; pages {:.1}% full on average\nleaf fill:",
+                report.height,
+                report.leaves,
+                report.internals,
+                report.overflows,
+                report.free,
+                report.entries,
+                100.0 * report.average_fill(page_size)
+            );
+            let most = report.fill.iter().copied().max().unwrap_or(0).max(1);
+            for (tenth, &count) in report.fill.iter().enumerate() {
+                let label = if tenth == 10 {
+                    "100%".to_string()
+                } else {
+                    format!("{:>3}-{}%", tenth * 10, tenth * 10 + 9)
+                };
+                let bar = "#".repeat((count * 40).div_ceil(most) as usize);
+                let _ = writeln!(out, "  {label:>7} {count:>8} {bar}");
+            }
+            let _ = writeln!(
+                out,
+                "check: every page reachable or free exactly once, keys in order"
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(out, "\ncheck FAILED: {e}");
+        }
+    }
+    Ok(out)
+}
