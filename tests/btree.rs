@@ -21,6 +21,34 @@ fn btree(page_size: usize) -> Subject {
     subject
 }
 
+/// The mmap read mode: database pages are slices of a mapping (on SimFs, a copy taken at
+/// each checkpoint, as a mapping of a file nobody else writes would show).
+fn btree_mmap() -> Subject {
+    let mut subject = Subject::engine(EngineKind::BTree, |o| {
+        o.btree = BTreeOptions {
+            mmap_reads: true,
+            ..BTreeOptions::tiny()
+        };
+    });
+    subject.name = "btree (512 B pages, mmap reads)".into();
+    subject
+}
+
+#[test]
+fn model_mmap() {
+    kit::model::run(&btree_mmap(), ModelConfig::default());
+}
+
+#[test]
+fn crash_mmap() {
+    kit::crash::run(&btree_mmap(), CrashConfig::default(), 0..500).unwrap();
+}
+
+#[test]
+fn readers_see_whole_batches_mmap() {
+    kit::concurrent::run(&btree_mmap(), 300);
+}
+
 #[test]
 fn model_512() {
     // Long runs, so trees of 512-byte pages grow several levels and shrink again.

@@ -269,7 +269,11 @@ impl BTree {
         Ok(BTree {
             shared,
             writer: Mutex::new(Writer {
-                log: WalWriter::new(writer_file, valid),
+                log: WalWriter::new(
+                    writer_file,
+                    valid,
+                    (opts.wal_limit / 8).clamp(4096, 1 << 20),
+                )?,
             }),
             opts,
             durability: options.durability,
@@ -430,15 +434,17 @@ impl BTree {
             // the file can be trusted, so stop here.
             return Err(self.poison(&e));
         }
+        // Map the file again before readers turn to it: until the index empties below,
+        // they still take the checkpointed pages from the WAL.
+        if let Err(e) = pager.remap() {
+            return Err(self.poison(&e));
+        }
         {
             let mut index = self.shared.index.write();
             index.generation = header.wal_cycle;
             index.pages.clear();
         }
         pager.checkpointed(snap.generation, &newest);
-        if let Err(e) = pager.remap() {
-            return Err(self.poison(&e));
-        }
         if truncate {
             if let Err(e) = w.log.truncate() {
                 return Err(self.poison(&e));

@@ -103,20 +103,35 @@ pub fn encode_commit(
 }
 
 /// Writes commit records at the end of the current cycle's records.
+///
+/// Small records make the file grow in steps of zeros written ahead of them (as
+/// PostgreSQL zero-fills its WAL segments): a record then lands inside the file's length,
+/// and its fdatasync has no new size or blocks to journal (single-key commits here: 4.2k/s
+/// appending, 6–8k/s inside the file). Zeros are no record, so the log ends where they
+/// start. The price: each byte of a first cycle is written twice. Large records (a quarter
+/// step or more) just append; their metadata update is shared by many bytes.
 pub struct WalWriter {
     file: Box<dyn VfsFile>,
     len: u64,
     synced: u64,
+    /// The file's length: records, then zeros (or an earlier cycle's records).
+    size: u64,
+    /// Bytes of zeros to write ahead when a record reaches the end of the file.
+    step: u64,
 }
 
 impl WalWriter {
-    /// Writes after the `len` bytes of this cycle's intact records.
-    pub fn new(file: Box<dyn VfsFile>, len: u64) -> Self {
-        WalWriter {
+    /// Writes after the `len` bytes of this cycle's intact records, growing the file
+    /// `step` bytes at a time.
+    pub fn new(file: Box<dyn VfsFile>, len: u64, step: u64) -> Result<Self> {
+        let size = file.len()?;
+        Ok(WalWriter {
             file,
             len,
             synced: len,
-        }
+            size,
+            step,
+        })
     }
 
     /// Bytes of this cycle's records.
@@ -136,8 +151,18 @@ impl WalWriter {
 
     /// Writes encoded records after the last one.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
-        self.file.write_at(records, self.len)?;
-        self.len += records.len() as u64;
+        let end = self.len + records.len() as u64;
+        if end <= self.size || records.len() as u64 >= self.step / 4 {
+            self.file.write_at(records, self.len)?;
+            self.size = self.size.max(end);
+        } else {
+            let mut grown = Vec::with_capacity(records.len() + self.step as usize);
+            grown.extend_from_slice(records);
+            grown.resize(records.len() + self.step as usize, 0);
+            self.file.write_at(&grown, self.len)?;
+            self.size = end + self.step;
+        }
+        self.len = end;
         Ok(())
     }
 
@@ -162,6 +187,7 @@ impl WalWriter {
             self.file.truncate(0)?;
             self.file.sync()?;
         }
+        self.size = 0;
         self.restart();
         Ok(())
     }
@@ -313,6 +339,54 @@ mod tests {
         assert_eq!((commits.len(), valid), (1, first.len() as u64));
         let (commits, _) = read_commits(&log, Path::new("wal"), 3).unwrap();
         assert!(commits.is_empty());
+    }
+
+    #[test]
+    fn small_records_grow_the_file_in_steps_of_zeros_that_end_the_log() {
+        use crate::vfs::{FileKind, SimFs, Vfs};
+        let fs = SimFs::new();
+        let file = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
+        let mut w = WalWriter::new(file, 0, 4096).unwrap();
+        let header = DbHeader {
+            page_count: 10,
+            ..DbHeader::new(512)
+        };
+        let mut ends = Vec::new();
+        for txn in 1..=6 {
+            let mut record = Vec::new();
+            encode_commit(
+                &mut record,
+                w.len(),
+                txn,
+                &header,
+                &[page(3, txn as u8)],
+                w.synced(),
+            )
+            .unwrap();
+            w.append(&record).unwrap();
+            w.sync().unwrap();
+            ends.push(w.len());
+        }
+        let size = fs.file_len(Path::new("/wal")).unwrap();
+        assert!(
+            size > w.len() && size <= w.len() + 4096,
+            "zeros ahead: {size}"
+        );
+        let data = fs
+            .open(Path::new("/wal"), FileKind::Wal)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        let (commits, valid) = read_commits(&data, Path::new("wal"), 1).unwrap();
+        assert_eq!((commits.len(), valid), (6, w.len()));
+        // A large record just appends.
+        let big: Vec<_> = (1..9).map(|n| page(n, 1)).collect();
+        let mut record = Vec::new();
+        encode_commit(&mut record, w.len(), 7, &header, &big, w.synced()).unwrap();
+        let before = w.len();
+        w.append(&record).unwrap();
+        assert_eq!(w.len(), before + record.len() as u64);
+        assert_eq!(fs.file_len(Path::new("/wal")).unwrap(), size.max(w.len()));
     }
 
     #[test]
