@@ -129,13 +129,17 @@ pub fn internal_local_len(page_size: usize, key_len: usize) -> (usize, bool) {
     (key_len.min(max), key_len > max)
 }
 
-/// A page's bytes: its own (read with pread, or being changed), or a slice of the mapped
-/// database file, copied out on the first change.
+/// A page's bytes: its own (being changed), shared and frozen (read into the pool), or a
+/// slice of the mapped database file. Shared and mapped pages are copied out on the first
+/// change.
 #[derive(Clone, Debug)]
 pub enum PageBuf {
     /// Bytes of its own.
     Owned(Vec<u8>),
-    /// A slice of a mapping.
+    /// Heap bytes nobody changes: keys and values handed out are slices of them.
+    Shared(Bytes),
+    /// A slice of a mapping, whose bytes a checkpoint may overwrite once no snapshot
+    /// reads them: keys and values handed out are copies.
     Mapped(Bytes),
 }
 
@@ -145,19 +149,38 @@ impl std::ops::Deref for PageBuf {
     fn deref(&self) -> &[u8] {
         match self {
             PageBuf::Owned(v) => v,
-            PageBuf::Mapped(b) => b,
+            PageBuf::Shared(b) | PageBuf::Mapped(b) => b,
         }
     }
 }
 
 impl std::ops::DerefMut for PageBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
-        if let PageBuf::Mapped(b) = self {
+        if let PageBuf::Shared(b) | PageBuf::Mapped(b) = self {
             *self = PageBuf::Owned(b.to_vec());
         }
         match self {
             PageBuf::Owned(v) => v,
-            PageBuf::Mapped(_) => unreachable!("a mapped page was just copied out"),
+            PageBuf::Shared(_) | PageBuf::Mapped(_) => unreachable!("just copied out"),
+        }
+    }
+}
+
+impl PageBuf {
+    /// `part` (a slice of these bytes) as `Bytes` a caller may keep: a slice of shared
+    /// bytes, else a copy.
+    pub fn hand_out(&self, part: &[u8]) -> Bytes {
+        match self {
+            PageBuf::Shared(b) => b.slice_ref(part),
+            PageBuf::Owned(_) | PageBuf::Mapped(_) => Bytes::copy_from_slice(part),
+        }
+    }
+
+    /// Freezes owned bytes into shared ones (for a page entering the pool).
+    pub fn freeze(self) -> Self {
+        match self {
+            PageBuf::Owned(v) => PageBuf::Shared(Bytes::from(v)),
+            other => other,
         }
     }
 }
@@ -173,12 +196,6 @@ impl Eq for PageBuf {}
 impl From<Vec<u8>> for PageBuf {
     fn from(v: Vec<u8>) -> Self {
         PageBuf::Owned(v)
-    }
-}
-
-impl From<Bytes> for PageBuf {
-    fn from(b: Bytes) -> Self {
-        PageBuf::Mapped(b)
     }
 }
 

@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use super::page::{MAX_PAGE, MIN_PAGE, Page};
+use super::page::{MAX_PAGE, MIN_PAGE, Page, PageBuf};
 use super::wal;
 use crate::error::{Error, Result};
 use crate::vfs::VfsFile;
@@ -295,7 +295,7 @@ impl Mapped {
         let bytes = self.bytes.get(start..start + page_size)?;
         let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
         let checked = self.verified[word].load(Ordering::Relaxed) & bit != 0;
-        let slice = self.bytes.slice_ref(bytes);
+        let slice = PageBuf::Mapped(self.bytes.slice_ref(bytes));
         Some(
             Page::decode_at(n, slice, path, start as u64, !checked).map(|page| {
                 if !checked {
@@ -436,7 +436,11 @@ impl Pager {
         }
         let mut data = vec![0u8; self.page_size];
         self.db.read_exact_at(&mut data, offset)?;
-        let page = Arc::new(Page::decode_at(n, data, &self.db_path, offset, true)?);
+        let mut page = Page::decode_at(n, data, &self.db_path, offset, true)?;
+        if keep {
+            page.data = page.data.freeze();
+        }
+        let page = Arc::new(page);
         if keep {
             self.pool.lock().put((0, n), Arc::clone(&page));
         }
@@ -449,7 +453,11 @@ impl Pager {
         if let Some(page) = self.cached((generation, offset)) {
             return Ok(page);
         }
-        let page = Arc::new(self.load_wal(offset, n)?);
+        let mut page = self.load_wal(offset, n)?;
+        if keep {
+            page.data = page.data.freeze();
+        }
+        let page = Arc::new(page);
         if keep {
             self.pool
                 .lock()
@@ -486,7 +494,10 @@ impl Pager {
     }
 
     /// Puts an image just appended to the WAL into the pool.
-    pub fn cache_wal(&self, generation: u64, offset: u64, page: Arc<Page>) {
+    pub fn cache_wal(&self, generation: u64, offset: u64, mut page: Arc<Page>) {
+        if let Some(p) = Arc::get_mut(&mut page) {
+            p.data = std::mem::replace(&mut p.data, PageBuf::Owned(Vec::new())).freeze();
+        }
         self.pool.lock().put((generation, offset), page);
     }
 

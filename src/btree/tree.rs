@@ -57,10 +57,10 @@ pub fn full_key(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Vec<u8>> {
     Ok(key)
 }
 
-/// The value of a leaf cell, following its overflow chain if it spilled.
-pub fn value(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Bytes> {
+/// The value of a leaf cell of `page`, following its overflow chain if it spilled.
+pub fn value(src: &dyn PageRead, page: &Page, cell: &Cell<'_>) -> Result<Bytes> {
     if let Some(v) = cell.inline_value() {
-        return Ok(Bytes::copy_from_slice(v));
+        return Ok(page.data.hand_out(v));
     }
     let first = cell
         .overflow
@@ -192,7 +192,7 @@ pub fn get(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<Option<Bytes>> {
     if !found {
         return Ok(None);
     }
-    Ok(Some(value(src, &leaf.cell(i)?)?))
+    Ok(Some(value(src, &leaf, &leaf.cell(i)?)?))
 }
 
 /// A transaction: private copies of the pages it changed, and the header it will commit.
@@ -736,10 +736,10 @@ impl Cursor {
                 let cell = leaf.cell(self.at)?;
                 self.at += 1;
                 let key = match cell.whole_key() {
-                    Some(k) => Bytes::copy_from_slice(k),
+                    Some(k) => leaf.data.hand_out(k),
                     None => Bytes::from(full_key(src, &cell)?),
                 };
-                return Ok(Some((key, value(src, &cell)?)));
+                return Ok(Some((key, value(src, leaf, &cell)?)));
             }
             let next = leaf.link();
             self.leaf = if next == 0 {
