@@ -153,7 +153,7 @@ impl PageRead for View<'_> {
         self.fetch(n, true)
     }
 
-    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+    fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
         self.fetch(n, false)
     }
 

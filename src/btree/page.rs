@@ -314,6 +314,11 @@ impl Page {
         self.data[start..start + len].fill(0);
     }
 
+    /// Freezes the page's own bytes into shared ones (see [`PageBuf::freeze`]).
+    pub fn freeze(&mut self) {
+        self.data = std::mem::replace(&mut self.data, PageBuf::Owned(Vec::new())).freeze();
+    }
+
     /// Sets the checksum; call before writing the page out.
     pub fn seal(&mut self) {
         let crc = crc32fast::hash(&self.data[4..]);

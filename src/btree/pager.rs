@@ -438,7 +438,7 @@ impl Pager {
         self.db.read_exact_at(&mut data, offset)?;
         let mut page = Page::decode_at(n, data, &self.db_path, offset, true)?;
         if keep {
-            page.data = page.data.freeze();
+            page.freeze();
         }
         let page = Arc::new(page);
         if keep {
@@ -455,7 +455,7 @@ impl Pager {
         }
         let mut page = self.load_wal(offset, n)?;
         if keep {
-            page.data = page.data.freeze();
+            page.freeze();
         }
         let page = Arc::new(page);
         if keep {
@@ -496,7 +496,7 @@ impl Pager {
     /// Puts an image just appended to the WAL into the pool.
     pub fn cache_wal(&self, generation: u64, offset: u64, mut page: Arc<Page>) {
         if let Some(p) = Arc::get_mut(&mut page) {
-            p.data = std::mem::replace(&mut p.data, PageBuf::Owned(Vec::new())).freeze();
+            p.freeze();
         }
         self.pool.lock().put((generation, offset), page);
     }

@@ -31,8 +31,9 @@ pub const MAX_HEIGHT: usize = 48;
 pub trait PageRead {
     /// Page `n`.
     fn read(&self, n: u64) -> Result<Arc<Page>>;
-    /// Page `n`, for a writer about to copy and change it: it need not enter a cache.
-    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+    /// Page `n` without putting it in a cache: for a writer about to copy and change it,
+    /// or a scan passing through (which would push the hot pages out).
+    fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
         self.read(n)
     }
     /// Bytes per page.
@@ -153,7 +154,7 @@ fn descend(
     let mut rightmost = true;
     loop {
         let page = if height == Some(path.len() as u64 + 1) {
-            src.read_to_change(n)?
+            src.read_uncached(n)?
         } else {
             src.read(n)?
         };
@@ -212,10 +213,10 @@ impl PageRead for Txn<'_> {
         }
     }
 
-    fn read_to_change(&self, n: u64) -> Result<Arc<Page>> {
+    fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
         match self.dirty.get(&n) {
             Some(page) => Ok(Arc::clone(page)),
-            None => self.base.read_to_change(n),
+            None => self.base.read_uncached(n),
         }
     }
 
@@ -242,7 +243,7 @@ impl<'a> Txn<'a> {
     pub fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
         let page = match self.dirty.entry(n) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.base.read_to_change(n)?),
+            Entry::Vacant(e) => e.insert(self.base.read_uncached(n)?),
         };
         Ok(Arc::make_mut(page))
     }
@@ -462,7 +463,7 @@ impl<'a> Txn<'a> {
         }
         for (s, left, right) in pairs {
             let other = if left == n { right } else { left };
-            let sibling = self.read_to_change(other)?;
+            let sibling = self.read_uncached(other)?;
             if sibling.kind() != PageKind::Leaf {
                 return Err(corrupt(other, "a leaf's sibling is not a leaf"));
             }
@@ -745,7 +746,11 @@ impl Cursor {
             self.leaf = if next == 0 {
                 None
             } else {
-                let page = src.read(next)?;
+                let mut page = src.read_uncached(next)?;
+                if let Some(p) = Arc::get_mut(&mut page) {
+                    // Keys and values handed out become slices of the page.
+                    p.freeze();
+                }
                 if page.kind() != PageKind::Leaf {
                     return Err(corrupt(next, "a leaf's next link points at a non-leaf"));
                 }
