@@ -188,13 +188,21 @@ pub fn check(src: &dyn PageRead, header: &DbHeader) -> Result<Report> {
         ));
     }
     let r = &walk.report;
-    let counted = (r.leaves, r.internals, r.overflows, r.free, r.entries);
+    let counted = (
+        r.leaves,
+        r.internals,
+        r.overflows,
+        r.free,
+        r.entries,
+        r.used_bytes,
+    );
     let said = (
         header.leaves,
         header.internals,
         header.overflows,
         header.free_count,
         header.entries,
+        header.tree_bytes,
     );
     if counted != said {
         return Err(bad(

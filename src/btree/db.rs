@@ -47,7 +47,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
-use super::page::Page;
+use super::page::{HEADER, Page};
 use super::pager::{self, DbHeader, Pager};
 use super::tree::{self, Cursor, PageRead, Txn};
 use super::wal::{self, WalWriter};
@@ -480,6 +480,25 @@ impl BTree {
     }
 }
 
+/// The batch's entries if they are all puts in strictly ascending key order (at least
+/// two of them).
+fn sorted_puts(batch: &WriteBatch) -> Option<Vec<(&[u8], &[u8])>> {
+    if batch.len() < 2 {
+        return None;
+    }
+    let mut entries: Vec<(&[u8], &[u8])> = Vec::with_capacity(batch.len());
+    for op in batch.iter() {
+        let BatchOp::Put { key, value } = op else {
+            return None;
+        };
+        if entries.last().is_some_and(|&(last, _)| key <= last) {
+            return None;
+        }
+        entries.push((key, value));
+    }
+    Some(entries)
+}
+
 /// Opens the database file, creating it for a new store (or one whose creation a crash
 /// cut short). Returns the file and what its header page says.
 fn open_db_file(
@@ -539,18 +558,24 @@ impl KvStore for BTree {
             snap: &snap,
         };
         let mut txn = Txn::new(&view, snap.header);
-        for op in batch.iter() {
-            match op {
-                BatchOp::Put { key, value } => txn.put(key, value)?,
-                BatchOp::Delete { key } => {
-                    txn.delete(key)?;
+        match sorted_puts(batch).filter(|_| snap.header.root == 0) {
+            // An empty tree and sorted input: build the tree bottom-up.
+            Some(entries) => txn.bulk_load(entries)?,
+            None => {
+                for op in batch.iter() {
+                    match op {
+                        BatchOp::Put { key, value } => txn.put(key, value)?,
+                        BatchOp::Delete { key } => {
+                            txn.delete(key)?;
+                        }
+                    }
                 }
             }
         }
         if txn.dirty.is_empty() && txn.header == snap.header {
             return Ok(());
         }
-        let Txn { header, dirty, .. } = txn;
+        let (header, dirty) = txn.finish();
         let generation = snap.generation;
         // Let go of the snapshot: a checkpoint at the end of the commit waits for every
         // older one to be dropped.
@@ -605,6 +630,13 @@ impl KvStore for BTree {
             ("overflow_pages".into(), h.overflows),
             ("free_pages".into(), h.free_count),
             ("entries".into(), h.entries),
+            (
+                "average_fill_percent".into(),
+                (h.leaves + h.internals)
+                    .checked_mul(u64::from(h.page_size) - HEADER as u64)
+                    .filter(|&room| room > 0)
+                    .map_or(0, |room| h.tree_bytes * 100 / room),
+            ),
             ("pool_hits".into(), hits),
             ("pool_misses".into(), misses),
             ("commits".into(), load(&c.commits)),

@@ -19,8 +19,10 @@
 //! 88      8     entries      u64, keys in the tree
 //! 96      8     WAL cycle    u64, which use of the WAL file holds the commits after
 //!                            this state (only commit records of this cycle count)
-//! 104     4     checksum     CRC-32 of bytes 0..104
-//! 108     ...   zero to the end of the page
+//! 104     8     tree bytes   u64, bytes of cells and slots in leaf and internal pages
+//!                            (the average fill, without reading the tree)
+//! 112     4     checksum     CRC-32 of bytes 0..112
+//! 116     ...   zero to the end of the page
 //! ```
 //!
 //! A page lives in one of two places: the database file (page `n` at byte `n · page
@@ -48,8 +50,8 @@ use crate::vfs::VfsFile;
 
 const MAGIC: &[u8; 8] = b"KVLABBT\0";
 const VERSION: u32 = 1;
-/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 11 + 4.
-pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 11 + 4;
+/// Bytes of the header's fields and checksum: 8 + 4 + 4 + 8 * 12 + 4.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 * 12 + 4;
 
 /// What page 0 says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,8 @@ pub struct DbHeader {
     /// The WAL file is reused after each checkpoint; this counts the uses, and every
     /// commit record carries the cycle it was written in.
     pub wal_cycle: u64,
+    /// Bytes of cells and slots in the tree's leaf and internal pages.
+    pub tree_bytes: u64,
 }
 
 impl DbHeader {
@@ -97,10 +101,11 @@ impl DbHeader {
             overflows: 0,
             entries: 0,
             wal_cycle: 1,
+            tree_bytes: 0,
         }
     }
 
-    fn fields(&self) -> [u64; 11] {
+    fn fields(&self) -> [u64; 12] {
         [
             self.root,
             self.page_count,
@@ -113,6 +118,7 @@ impl DbHeader {
             self.overflows,
             self.entries,
             self.wal_cycle,
+            self.tree_bytes,
         ]
     }
 
@@ -173,6 +179,7 @@ impl DbHeader {
             overflows: u64_at(80),
             entries: u64_at(88),
             wal_cycle: u64_at(96),
+            tree_bytes: u64_at(104),
         };
         let in_file = |p: u64| p < header.page_count;
         if header.page_count == 0
@@ -199,7 +206,21 @@ pub type Location = (u64, u64);
 struct Frame {
     at: Location,
     page: Arc<Page>,
-    referenced: bool,
+    /// Sweeps of the CLOCK hand this frame survives: set on each use to its page's
+    /// weight (see [`weight`]), taken down by one at each pass.
+    chances: u8,
+}
+
+/// How many sweeps a used page survives: internal pages three, the rest one. A random
+/// read touches every level once, but there are a hundred leaves per internal page, so
+/// plain CLOCK lets the stream of leaves push the internal pages out (measured at 10M
+/// keys: 1.55 page reads per cold get); weighted, the upper levels stay.
+fn weight(page: &Page) -> u8 {
+    if page.kind() == super::page::PageKind::Internal {
+        3
+    } else {
+        1
+    }
 }
 
 /// A CLOCK cache of clean pages.
@@ -216,16 +237,18 @@ impl Pool {
     fn get(&mut self, at: Location) -> Option<Arc<Page>> {
         let i = *self.index.get(&at)?;
         let frame = &mut self.frames[i];
-        frame.referenced = true;
+        frame.chances = weight(&frame.page);
         Some(Arc::clone(&frame.page))
     }
 
     fn put(&mut self, at: Location, page: Arc<Page>) {
+        // A page just read is on probation: one sweep fewer than after a use.
+        let fresh = weight(&page) - 1;
         if let Some(&i) = self.index.get(&at) {
             self.frames[i] = Frame {
                 at,
+                chances: weight(&page),
                 page,
-                referenced: true,
             };
             return;
         }
@@ -234,7 +257,7 @@ impl Pool {
             self.frames.push(Frame {
                 at,
                 page,
-                referenced: false,
+                chances: fresh,
             });
             return;
         }
@@ -248,8 +271,8 @@ impl Pool {
             if Arc::strong_count(&frame.page) > 1 {
                 continue;
             }
-            if frame.referenced {
-                frame.referenced = false;
+            if frame.chances > 0 {
+                frame.chances -= 1;
                 continue;
             }
             self.index.remove(&frame.at);
@@ -257,7 +280,7 @@ impl Pool {
             self.frames[i] = Frame {
                 at,
                 page,
-                referenced: false,
+                chances: fresh,
             };
             return;
         }
@@ -265,7 +288,7 @@ impl Pool {
         self.frames.push(Frame {
             at,
             page,
-            referenced: false,
+            chances: fresh,
         });
     }
 }
@@ -588,6 +611,7 @@ mod tests {
             overflows: 2,
             entries: 300,
             wal_cycle: 5,
+            tree_bytes: 12345,
         };
         let bytes = h.encode();
         assert_eq!(DbHeader::decode(&bytes, Path::new("db")).unwrap(), h);

@@ -132,6 +132,16 @@ pub fn shortest_separator<'a>(last: &[u8], first: &'a [u8]) -> &'a [u8] {
     &first[..(differ + 1).min(first.len())]
 }
 
+/// How full bulk loading fills a page, in percent: room is left for later inserts.
+pub const BULK_FILL_PERCENT: usize = 90;
+
+/// A node built by bulk loading: its page and the first and last keys below it.
+struct Span {
+    page: u64,
+    first: Vec<u8>,
+    last: Vec<u8>,
+}
+
 /// One step of a root-to-leaf path: an internal page and the child position taken.
 #[derive(Clone, Copy, Debug)]
 struct Step {
@@ -203,6 +213,17 @@ pub struct Txn<'a> {
     pub header: DbHeader,
     /// Every page this transaction changed, by number.
     pub(crate) dirty: IntMap<u64, Arc<Page>>,
+    /// Tree bytes (see [`tree_bytes`]) of each changed page before the change.
+    before: IntMap<u64, usize>,
+}
+
+/// Bytes of cells and slots a page holds if it is a tree page (leaf or internal), else 0:
+/// the header's `tree_bytes` sums them, for the average fill.
+pub fn tree_bytes(page: &Page) -> usize {
+    match page.kind() {
+        PageKind::Leaf | PageKind::Internal => page.used(),
+        PageKind::Overflow | PageKind::Free => 0,
+    }
 }
 
 impl PageRead for Txn<'_> {
@@ -232,7 +253,22 @@ impl<'a> Txn<'a> {
             base,
             header,
             dirty: IntMap::default(),
+            before: IntMap::default(),
         }
+    }
+
+    /// The header and the changed pages to commit; the header's `tree_bytes` counts the
+    /// change.
+    pub(crate) fn finish(mut self) -> (DbHeader, IntMap<u64, Arc<Page>>) {
+        let (mut grown, mut shrunk) = (0u64, 0u64);
+        for (n, page) in &self.dirty {
+            let before = self.before.get(n).copied().unwrap_or(0) as u64;
+            let after = tree_bytes(page) as u64;
+            grown += after.saturating_sub(before);
+            shrunk += before.saturating_sub(after);
+        }
+        self.header.tree_bytes = (self.header.tree_bytes + grown).saturating_sub(shrunk);
+        (self.header, self.dirty)
     }
 
     fn usable(&self) -> usize {
@@ -243,14 +279,27 @@ impl<'a> Txn<'a> {
     pub fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
         let page = match self.dirty.entry(n) {
             Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.base.read_uncached(n)?),
+            Entry::Vacant(e) => {
+                let page = self.base.read_uncached(n)?;
+                self.before.entry(n).or_insert_with(|| tree_bytes(&page));
+                e.insert(page)
+            }
         };
         Ok(Arc::make_mut(page))
     }
 
     /// `page`, just read, as a page of this transaction to change (unless it has one).
     fn adopt(&mut self, page: Arc<Page>) -> &mut Page {
-        Arc::make_mut(self.dirty.entry(page.number).or_insert(page))
+        let page = match self.dirty.entry(page.number) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.before
+                    .entry(page.number)
+                    .or_insert_with(|| tree_bytes(&page));
+                e.insert(page)
+            }
+        };
+        Arc::make_mut(page)
     }
 
     fn count(&mut self, kind: PageKind) -> &mut u64 {
@@ -281,6 +330,8 @@ impl<'a> Txn<'a> {
             self.header.page_count - 1
         };
         *self.count(kind) += 1;
+        // A page from the free list or past the end held no tree bytes.
+        self.before.entry(n).or_insert(0);
         let page = Page::new(n, self.page_size(), kind);
         self.dirty.insert(n, Arc::new(page));
         Ok(n)
@@ -292,6 +343,10 @@ impl<'a> Txn<'a> {
         *count = count
             .checked_sub(1)
             .ok_or_else(|| corrupt(n, "freeing more pages of a kind than the header counts"))?;
+        if !self.before.contains_key(&n) {
+            let held = tree_bytes(&*self.read(n)?);
+            self.before.insert(n, held);
+        }
         let mut page = Page::new(n, self.page_size(), PageKind::Free);
         page.set_link(self.header.free_head);
         self.dirty.insert(n, Arc::new(page));
@@ -358,6 +413,127 @@ impl<'a> Txn<'a> {
             return Ok(());
         }
         self.split_leaf(path, n, i, cell)
+    }
+
+    /// Builds the tree of an empty store from `entries` (keys strictly ascending)
+    /// bottom-up: leaves filled left to right to [`BULK_FILL_PERCENT`] of a page, then each level
+    /// of separators above them, with no search and no split.
+    pub fn bulk_load<'e>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
+    ) -> Result<()> {
+        if self.header.root != 0 {
+            return Err(Error::invalid("bulk load into a tree that is not empty"));
+        }
+        let budget = self.usable() * BULK_FILL_PERCENT / 100;
+        let mut level: Vec<Span> = Vec::new();
+        let mut used = 0;
+        for (key, value) in entries {
+            if level.last().is_some_and(|last| key <= last.last.as_slice()) {
+                return Err(Error::invalid("bulk load of keys out of order"));
+            }
+            let cell = self.leaf_cell(key, value)?;
+            let open = match level.last() {
+                Some(span) if used + cell.len() + 2 <= budget => Some(span.page),
+                _ => None,
+            };
+            let n = match open {
+                Some(n) => n,
+                None => {
+                    let n = self.alloc(PageKind::Leaf)?;
+                    if let Some(prev) = level.last() {
+                        self.page_mut(prev.page)?.set_link(n);
+                    }
+                    level.push(Span {
+                        page: n,
+                        first: key.to_vec(),
+                        last: Vec::new(),
+                    });
+                    used = 0;
+                    n
+                }
+            };
+            let page = self.page_mut(n)?;
+            if !page.insert(page.cells(), &cell)? {
+                return Err(corrupt(n, "a bulk-loaded cell does not fit its leaf"));
+            }
+            used += cell.len() + 2;
+            self.header.entries += 1;
+            if let Some(span) = level.last_mut() {
+                span.last = key.to_vec();
+            }
+        }
+        if level.is_empty() {
+            return Ok(());
+        }
+        self.header.height = 1;
+        while level.len() > 1 {
+            level = self.bulk_level(&level, budget)?;
+            self.header.height += 1;
+        }
+        self.header.root = level[0].page;
+        Ok(())
+    }
+
+    /// One level of internal nodes over `children`, packed left to right.
+    fn bulk_level(&mut self, children: &[Span], budget: usize) -> Result<Vec<Span>> {
+        let mut nodes: Vec<Span> = Vec::new();
+        let mut i = 0;
+        while i < children.len() {
+            let n = self.alloc(PageKind::Internal)?;
+            let first = children[i].first.clone();
+            let mut used = 0;
+            while i + 1 < children.len() {
+                let separator = shortest_separator(&children[i].last, &children[i + 1].first);
+                let cell = self.internal_cell(children[i].page, separator)?;
+                let page = self.page_mut(n)?;
+                if (page.cells() > 0 && used + cell.len() + 2 > budget)
+                    || !page.insert(page.cells(), &cell)?
+                {
+                    break;
+                }
+                used += cell.len() + 2;
+                i += 1;
+            }
+            // The child after the last separator is the node's rightmost.
+            self.page_mut(n)?.set_link(children[i].page);
+            nodes.push(Span {
+                page: n,
+                first,
+                last: children[i].last.clone(),
+            });
+            i += 1;
+        }
+        // A last node with a single child takes the previous node's rightmost child:
+        // the previous node gives up its last cell, whose child becomes its rightmost.
+        if let [.., prev, last] = nodes.as_mut_slice()
+            && self.read(last.page)?.cells() == 0
+        {
+            let span = |page: u64| {
+                children
+                    .iter()
+                    .find(|c| c.page == page)
+                    .ok_or_else(|| corrupt(page, "bulk load lost a child"))
+            };
+            let p = self.read(prev.page)?;
+            let at = p.cells() - 1;
+            let dropped = p.cell(at)?;
+            let (new_rightmost, given) = (dropped.child, p.link());
+            self.free_chain(&dropped)?;
+            drop(p);
+            let page = self.page_mut(prev.page)?;
+            page.remove(at)?;
+            page.set_link(new_rightmost);
+            let only = self.read(last.page)?.link();
+            let separator = shortest_separator(&span(given)?.last, &span(only)?.first).to_vec();
+            let cell = self.internal_cell(given, &separator)?;
+            if !self.page_mut(last.page)?.insert(0, &cell)? {
+                return Err(corrupt(last.page, "a separator does not fit an empty page"));
+            }
+            prev.last = span(new_rightmost)?.last.clone();
+            last.first = span(given)?.first.clone();
+        }
+        Ok(nodes)
     }
 
     /// Removes `key`; false if it was not there.

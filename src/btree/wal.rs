@@ -17,9 +17,9 @@
 //! ```text
 //! payload:
 //!   0    txn       u64          transaction number
-//!   8    header    100 bytes    the database header as of this commit (pager.rs)
-//!   108  pages     u32          images that follow
-//!   112  images    pages x image
+//!   8    header    116 bytes    the database header as of this commit (pager.rs)
+//!   124  pages     u32          images that follow
+//!   128  images    pages x image
 //!
 //! image:
 //!   0    page      u64          page number
