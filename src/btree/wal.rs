@@ -102,14 +102,18 @@ pub fn encode_commit(
     Ok(offsets)
 }
 
+/// Records under this many bytes grow the WAL file in steps of zeros.
+pub const SMALL_RECORD: usize = 16 << 10;
+
 /// Writes commit records at the end of the current cycle's records.
 ///
 /// Small records make the file grow in steps of zeros written ahead of them (as
 /// PostgreSQL zero-fills its WAL segments): a record then lands inside the file's length,
 /// and its fdatasync has no new size or blocks to journal (single-key commits here: 4.2k/s
 /// appending, 6–8k/s inside the file). Zeros are no record, so the log ends where they
-/// start. The price: each byte of a first cycle is written twice. Large records (a quarter
-/// step or more) just append; their metadata update is shared by many bytes.
+/// start. The price: each byte of a first cycle is written twice, so only records under
+/// [`SMALL_RECORD`] do it; larger ones just append, and share their metadata update among
+/// many bytes (fillseq, 120 KB a commit: W 2.1 zero-filling, 1.1 appending).
 pub struct WalWriter {
     file: Box<dyn VfsFile>,
     len: u64,
@@ -152,7 +156,7 @@ impl WalWriter {
     /// Writes encoded records after the last one.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
         let end = self.len + records.len() as u64;
-        if end <= self.size || records.len() as u64 >= self.step / 4 {
+        if end <= self.size || records.len() >= SMALL_RECORD {
             self.file.write_at(records, self.len)?;
             self.size = self.size.max(end);
         } else {
@@ -346,7 +350,7 @@ mod tests {
         use crate::vfs::{FileKind, SimFs, Vfs};
         let fs = SimFs::new();
         let file = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
-        let mut w = WalWriter::new(file, 0, 4096).unwrap();
+        let mut w = WalWriter::new(file, 0, 64 << 10).unwrap();
         let header = DbHeader {
             page_count: 10,
             ..DbHeader::new(512)
@@ -369,7 +373,7 @@ mod tests {
         }
         let size = fs.file_len(Path::new("/wal")).unwrap();
         assert!(
-            size > w.len() && size <= w.len() + 4096,
+            size > w.len() && size <= w.len() + (64 << 10),
             "zeros ahead: {size}"
         );
         let data = fs
@@ -380,13 +384,14 @@ mod tests {
         let (commits, valid) = read_commits(&data, Path::new("wal"), 1).unwrap();
         assert_eq!((commits.len(), valid), (6, w.len()));
         // A large record just appends.
-        let big: Vec<_> = (1..9).map(|n| page(n, 1)).collect();
+        let big: Vec<_> = (1..200).map(|n| page(n % 9 + 1, 1)).collect();
         let mut record = Vec::new();
         encode_commit(&mut record, w.len(), 7, &header, &big, w.synced()).unwrap();
         let before = w.len();
         w.append(&record).unwrap();
         assert_eq!(w.len(), before + record.len() as u64);
-        assert_eq!(fs.file_len(Path::new("/wal")).unwrap(), size.max(w.len()));
+        assert!(w.len() > size);
+        assert_eq!(fs.file_len(Path::new("/wal")).unwrap(), w.len(), "no zeros after it");
     }
 
     #[test]
