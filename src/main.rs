@@ -124,7 +124,7 @@ struct SweepArgs {
     /// The knob: records, value_size, batch, or an engine knob such as lsm.bloom_bits.
     #[arg(long)]
     knob: String,
-    /// The knob's values, comma-separated (numbers or sizes such as 4KiB).
+    /// The knob's values, comma-separated (numbers, sizes such as 4KiB, or false,true).
     #[arg(long, value_delimiter = ',', required = true)]
     values: Vec<String>,
     /// Phases measured at each value.

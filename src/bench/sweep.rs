@@ -39,11 +39,16 @@ pub fn run(
     }
     let mut points = Vec::new();
     for value in values {
-        let x = parse_size(value).map_err(|_| {
-            Error::invalid(format!(
-                "sweep values must be numbers or sizes, not '{value}'"
-            ))
-        })? as f64;
+        // Switches sweep too: false and true stand at 0 and 1 on the x axis.
+        let x = match value.as_str() {
+            "false" => 0.0,
+            "true" => 1.0,
+            _ => parse_size(value).map_err(|_| {
+                Error::invalid(format!(
+                    "sweep values must be numbers, sizes, or false/true, not '{value}'"
+                ))
+            })? as f64,
+        };
         let mut config = config.clone();
         let mut env = env.clone();
         match knob {

@@ -391,7 +391,11 @@ mod tests {
         w.append(&record).unwrap();
         assert_eq!(w.len(), before + record.len() as u64);
         assert!(w.len() > size);
-        assert_eq!(fs.file_len(Path::new("/wal")).unwrap(), w.len(), "no zeros after it");
+        assert_eq!(
+            fs.file_len(Path::new("/wal")).unwrap(),
+            w.len(),
+            "no zeros after it"
+        );
     }
 
     #[test]
