@@ -68,16 +68,43 @@ pub const WAL_FILE: &str = "btree.wal";
 struct WalIndex {
     /// Changes at every checkpoint; pool entries and snapshots carry it.
     generation: u64,
-    /// Page number → file offsets of its images, oldest first.
-    pages: IntMap<u64, Vec<u64>>,
+    /// Page number → file offsets of its images.
+    pages: IntMap<u64, Images>,
+}
+
+/// The WAL offsets of one page's images: the newest kept in line, since nearly every
+/// lookup wants it (a reader of the newest snapshot, the writer), the older ones behind.
+#[derive(Default)]
+struct Images {
+    newest: u64,
+    /// Older images, oldest first.
+    older: Vec<u64>,
+}
+
+impl Images {
+    /// Adds a newer image. (No image starts at offset 0: a record header comes first,
+    /// so 0 means none yet.)
+    fn push(&mut self, offset: u64) {
+        if self.newest != 0 {
+            self.older.push(self.newest);
+        }
+        self.newest = offset;
+    }
 }
 
 impl WalIndex {
     /// The newest image of page `n` that starts before `end`.
     fn find(&self, n: u64, end: u64) -> Option<u64> {
-        let offsets = self.pages.get(&n)?;
-        let i = offsets.partition_point(|&o| o < end);
-        (i > 0).then(|| offsets[i - 1])
+        let images = self.pages.get(&n)?;
+        if images.newest < end {
+            return Some(images.newest);
+        }
+        let i = images.older.partition_point(|&o| o < end);
+        (i > 0).then(|| images.older[i - 1])
+    }
+
+    fn add(&mut self, n: u64, offset: u64) {
+        self.pages.entry(n).or_default().push(offset);
     }
 }
 
@@ -249,7 +276,7 @@ impl BTree {
         };
         for commit in &commits {
             for &(n, offset) in &commit.images {
-                index.pages.entry(n).or_default().push(offset);
+                index.add(n, offset);
             }
         }
         let shared = Arc::new(Shared {
@@ -337,7 +364,7 @@ impl BTree {
         {
             let mut index = self.shared.index.write();
             for &(n, offset) in &offsets {
-                index.pages.entry(n).or_default().push(offset);
+                index.add(n, offset);
             }
         }
         for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
@@ -401,7 +428,7 @@ impl BTree {
             .read()
             .pages
             .iter()
-            .filter_map(|(&n, offsets)| offsets.last().map(|&o| (n, o)))
+            .map(|(&n, images)| (n, images.newest))
             .collect();
         newest.sort_unstable();
         let header = DbHeader {

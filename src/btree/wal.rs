@@ -82,23 +82,28 @@ pub fn encode_commit(
     pages: &[Arc<Page>],
     synced: u64,
 ) -> Result<Vec<(u64, u64)>> {
-    let page_size = header.page_size as usize;
-    let mut payload = Vec::with_capacity(PREFIX + pages.len() * (8 + page_size));
-    payload.extend_from_slice(&txn.to_le_bytes());
-    payload.extend_from_slice(&header.encode()[..HEADER_LEN]);
-    payload.extend_from_slice(&(pages.len() as u32).to_le_bytes());
-    let start = at + out.len() as u64 + (PREFIX - payload.len()) as u64;
+    let start = at + out.len() as u64;
     let mut offsets = Vec::with_capacity(pages.len());
-    for page in pages {
-        let (hole, hole_len) = page.hole();
-        offsets.push((page.number, start + payload.len() as u64));
-        payload.extend_from_slice(&page.number.to_le_bytes());
-        payload.extend_from_slice(&(hole as u32).to_le_bytes());
-        payload.extend_from_slice(&(hole_len as u32).to_le_bytes());
-        payload.extend_from_slice(&page.data[..hole]);
-        payload.extend_from_slice(&page.data[hole + hole_len..]);
-    }
-    wal::encode_record(out, &payload, synced)?;
+    let images: usize = pages.iter().map(|p| image_len(p)).sum();
+    out.reserve(PREFIX + images);
+    wal::encode_record_with(out, synced, |buf| {
+        let payload_start = buf.len();
+        buf.extend_from_slice(&txn.to_le_bytes());
+        buf.extend_from_slice(&header.encode()[..HEADER_LEN]);
+        buf.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+        for page in pages {
+            let (hole, hole_len) = page.hole();
+            offsets.push((
+                page.number,
+                start + (buf.len() - payload_start + wal::HEADER_LEN) as u64,
+            ));
+            buf.extend_from_slice(&page.number.to_le_bytes());
+            buf.extend_from_slice(&(hole as u32).to_le_bytes());
+            buf.extend_from_slice(&(hole_len as u32).to_le_bytes());
+            buf.extend_from_slice(&page.data[..hole]);
+            buf.extend_from_slice(&page.data[hole + hole_len..]);
+        }
+    })?;
     Ok(offsets)
 }
 

@@ -33,16 +33,30 @@ pub const HEADER_LEN: usize = 4 + 4 + 8 + 4;
 
 /// Appends `payload` as one record to `out`; `synced` is the file's durable length.
 pub fn encode_record(out: &mut Vec<u8>, payload: &[u8], synced: u64) -> Result<()> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| Error::invalid("a log record of 4 GiB or more"))?;
+    encode_record_with(out, synced, |buf| buf.extend_from_slice(payload))
+}
+
+/// Appends one record to `out` whose payload `write` appends in place (no copy of a
+/// large payload through a buffer of its own).
+pub fn encode_record_with(
+    out: &mut Vec<u8>,
+    synced: u64,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Result<()> {
     let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&synced.to_le_bytes());
-    out.extend_from_slice(&crc(payload).to_le_bytes());
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    write(out);
+    let payload = &out[start + HEADER_LEN..];
+    let Ok(len) = u32::try_from(payload.len()) else {
+        out.truncate(start);
+        return Err(Error::invalid("a log record of 4 GiB or more"));
+    };
+    let payload_crc = crc(payload);
+    out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+    out[start + 8..start + 16].copy_from_slice(&synced.to_le_bytes());
+    out[start + 16..start + 20].copy_from_slice(&payload_crc.to_le_bytes());
     let header_crc = crc(&out[start + 4..start + HEADER_LEN]);
     out[start..start + 4].copy_from_slice(&header_crc.to_le_bytes());
-    out.extend_from_slice(payload);
     Ok(())
 }
 
