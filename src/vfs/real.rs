@@ -236,7 +236,13 @@ impl VfsFile for RealFile {
     }
 
     fn map(&self) -> Result<Option<bytes::Bytes>> {
-        if *self.len.lock() == 0 {
+        // The file's length now, which another handle may have changed.
+        let len = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io("stat", &self.path, e))?
+            .len();
+        if len == 0 {
             return Ok(Some(bytes::Bytes::new()));
         }
         // SAFETY: a mapping is only read where nothing writes: LSM tables are finished
