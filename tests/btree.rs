@@ -78,6 +78,27 @@ fn crash_512() {
     );
 }
 
+/// A long soak (a minute in release), run by hand before a format or recovery change:
+/// `cargo test --release --test btree -- --ignored soak`.
+#[test]
+#[ignore = "a minute-long soak; run with --ignored"]
+fn soak() {
+    kit::crash::run(&btree(512), CrashConfig::default(), 10_000..40_000).unwrap();
+    let buffered = CrashConfig {
+        durability: kvlab::Durability::Buffered,
+        ..CrashConfig::default()
+    };
+    kit::crash::run(&btree(512), buffered, 10_000..20_000).unwrap();
+    kit::crash::run(&btree_mmap(), CrashConfig::default(), 10_000..15_000).unwrap();
+    let config = ModelConfig {
+        cases: 3000,
+        max_ops: 800,
+        ..ModelConfig::default()
+    };
+    kit::model::run(&btree(512), config);
+    kit::faults::run(&btree(512), 10_000..20_000).unwrap();
+}
+
 #[test]
 fn crash_4k() {
     kit::crash::run(&btree(4096), CrashConfig::default(), 0..1000).unwrap();
