@@ -209,6 +209,16 @@ impl Default for Options {
     }
 }
 
+/// One step of a scan that stops for good at its end or its first error: the outcome of
+/// the engine's step as an iterator item, with `done` set when no more will come.
+pub(crate) fn scan_item<T>(done: &mut bool, step: Result<Option<T>>) -> Option<Result<T>> {
+    let item = step.transpose();
+    if !matches!(item, Some(Ok(_))) {
+        *done = true;
+    }
+    item
+}
+
 /// The engines this build can open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

@@ -53,7 +53,9 @@ use super::tree::{self, Cursor, PageRead, Txn};
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
 use crate::identity::{self, StoreDir};
-use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::kv::{
+    BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch, scan_item,
+};
 use crate::lsm::cache::IntMap;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
@@ -738,16 +740,7 @@ impl Iterator for Scan<'_> {
         if self.done {
             return None;
         }
-        match self.step() {
-            Ok(Some(pair)) => Some(Ok(pair)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let step = self.step();
+        scan_item(&mut self.done, step)
     }
 }

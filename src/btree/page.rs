@@ -491,6 +491,25 @@ impl Page {
         }
     }
 
+    /// The child pointer at position `i` of an internal page: cell `i`'s child, or the
+    /// rightmost child (`link`) at `i == cells()`.
+    pub fn pointer(&self, i: usize) -> Result<u64> {
+        if i < self.cells() {
+            self.child(i)
+        } else {
+            Ok(self.link())
+        }
+    }
+
+    /// Sets the child pointer at position `i` (see [`Page::pointer`]).
+    pub fn set_pointer(&mut self, i: usize, child: u64) {
+        if i < self.cells() {
+            self.set_child(i, child);
+        } else {
+            self.set_link(child);
+        }
+    }
+
     /// Points internal cell `i` at another child.
     pub fn set_child(&mut self, i: usize, child: u64) {
         let at = self.slot(i);

@@ -111,12 +111,7 @@ fn bound(src: &dyn PageRead, page: &Page, key: &[u8], strict: bool) -> Result<(u
 /// The child of internal `page` that holds `key`, and its position (`cells()` = link).
 fn child_for(src: &dyn PageRead, page: &Page, key: &[u8]) -> Result<(usize, u64)> {
     let (i, _) = bound(src, page, key, true)?;
-    let child = if i < page.cells() {
-        page.child(i)?
-    } else {
-        page.link()
-    };
-    Ok((i, child))
+    Ok((i, page.pointer(i)?))
 }
 
 /// The shortest key `s` with `last < s <= first` (for `last < first`): the prefix of
@@ -598,14 +593,17 @@ impl<'a> Txn<'a> {
         let right = self.alloc(PageKind::Leaf)?;
         self.fill(n, &cells[..m], right)?;
         self.fill(right, &cells[m..], old_link)?;
-        let separator = {
-            let (left, right) = (self.read(n)?, self.read(right)?);
-            let last = full_key(self, &left.cell(left.cells() - 1)?)?;
-            let first = full_key(self, &right.cell(0)?)?;
-            shortest_separator(&last, &first).to_vec()
-        };
-        let cell = self.internal_cell(n, &separator)?;
+        let cell = self.separator_cell(n, right)?;
         self.insert_separator(path, cell, right)
+    }
+
+    /// The internal cell that separates neighbouring leaves `left` and `right`: the
+    /// shortest key between the last of one and the first of the other, child `left`.
+    fn separator_cell(&mut self, left: u64, right: u64) -> Result<Vec<u8>> {
+        let (l, r) = (self.read(left)?, self.read(right)?);
+        let last = full_key(self, &l.cell(l.cells() - 1)?)?;
+        let first = full_key(self, &r.cell(0)?)?;
+        self.internal_cell(left, shortest_separator(&last, &first))
     }
 
     /// Before splitting a full leaf `n` (whose cells would be `cells`), moves cells into a
@@ -620,13 +618,7 @@ impl<'a> Txn<'a> {
         };
         let parent = self.read(step.page)?;
         let count = parent.cells();
-        let pointer = |i: usize| -> Result<u64> {
-            if i < count {
-                parent.child(i)
-            } else {
-                Ok(parent.link())
-            }
-        };
+        let pointer = |i: usize| parent.pointer(i);
         let bytes = |cells: &[Vec<u8>]| -> usize { cells.iter().map(|c| c.len() + 2).sum() };
         let limit = self.usable() * 8 / 10;
         // The right sibling first, then the left: (separator index, left page, right page).
@@ -669,10 +661,7 @@ impl<'a> Txn<'a> {
             let parent = self.read(step.page)?;
             self.free_chain(&parent.cell(s)?)?;
             drop(parent);
-            let (l, r) = (self.read(left)?, self.read(right)?);
-            let last = full_key(self, &l.cell(l.cells() - 1)?)?;
-            let first = full_key(self, &r.cell(0)?)?;
-            let cell = self.internal_cell(left, shortest_separator(&last, &first))?;
+            let cell = self.separator_cell(left, right)?;
             self.page_mut(step.page)?.remove(s)?;
             let mut path = path.to_vec();
             if let Some(last) = path.last_mut() {
@@ -704,11 +693,7 @@ impl<'a> Txn<'a> {
             let page = self.page_mut(p)?;
             // The pointer at `at` led to `left`; the separator takes its place, and the
             // pointer after it now leads to `right`.
-            if step.at < page.cells() {
-                page.set_child(step.at, right);
-            } else {
-                page.set_link(right);
-            }
+            page.set_pointer(step.at, right);
             if page.insert(step.at, &cell)? {
                 return Ok(());
             }
@@ -751,11 +736,7 @@ impl<'a> Txn<'a> {
                 (at, _) => at - 1,
             };
             let left_no = parent.child(s)?;
-            let right_no = if s + 1 < cells {
-                parent.child(s + 1)?
-            } else {
-                parent.link()
-            };
+            let right_no = parent.pointer(s + 1)?;
             let left = self.read(left_no)?;
             let right = self.read(right_no)?;
             let kind = left.kind();
@@ -792,11 +773,7 @@ impl<'a> Txn<'a> {
             }
             let parent = self.page_mut(step.page)?;
             parent.remove(s)?;
-            if s < parent.cells() {
-                parent.set_child(s, left_no);
-            } else {
-                parent.set_link(left_no);
-            }
+            parent.set_pointer(s, left_no);
             path.pop();
             n = step.page;
         }
@@ -823,10 +800,7 @@ impl<'a> Txn<'a> {
             // The old separator goes for good.
             let parent = self.read(step.page)?;
             self.free_chain(&parent.cell(step.at)?)?;
-            let (l, r) = (self.read(left)?, self.read(right)?);
-            let last = full_key(self, &l.cell(l.cells() - 1)?)?;
-            let first = full_key(self, &r.cell(0)?)?;
-            self.internal_cell(left, shortest_separator(&last, &first))?
+            self.separator_cell(left, right)?
         } else {
             // The middle cell goes up; each side keeps at least one.
             let m = m.clamp(1, cells.len() - 2);

@@ -52,7 +52,9 @@ use super::wal::{self, LogWriter};
 use super::{CompactionStyle, LsmOptions};
 use crate::error::{Error, Result};
 use crate::identity::{self, StoreDir};
-use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::kv::{
+    BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch, scan_item,
+};
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the LSM engine's files.
@@ -1148,16 +1150,7 @@ impl Iterator for UserIter {
             self.done = true;
             return Some(Err(e));
         }
-        match self.step() {
-            Ok(Some(pair)) => Some(Ok(pair)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        let step = self.step();
+        scan_item(&mut self.done, step)
     }
 }
