@@ -64,7 +64,7 @@ struct WorkloadArgs {
     #[arg(long)]
     dir: Option<PathBuf>,
     /// An engine knob, e.g. --set lsm.memtable_size=32MiB --set lsm.compaction=tiered
-    /// (repeatable).
+    /// --set btree.page_size=16KiB --set btree.mmap_reads=true (repeatable).
     #[arg(long = "set", value_name = "ENGINE.KNOB=VALUE")]
     knobs: Vec<String>,
 }
@@ -121,7 +121,8 @@ struct SweepArgs {
     /// The engine to run.
     #[arg(long)]
     engine: EngineKind,
-    /// The knob: records, value_size, batch, or an engine knob such as lsm.bloom_bits.
+    /// The knob: records, value_size, batch, or an engine knob such as lsm.bloom_bits or
+    /// btree.page_size.
     #[arg(long)]
     knob: String,
     /// The knob's values, comma-separated (numbers, sizes such as 4KiB, or false,true).

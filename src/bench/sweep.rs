@@ -10,7 +10,8 @@ use super::runner::{BenchConfig, BenchEnv, EngineSpec, Runner};
 use crate::error::{Error, Result};
 use crate::lsm::parse_size;
 
-/// The knobs of the workload itself; every other name is an engine knob (`lsm.NAME`).
+/// The knobs of the workload itself; every other name is an engine knob (`lsm.NAME`,
+/// `btree.NAME`).
 const WORKLOAD_KNOBS: [&str; 3] = ["records", "value_size", "batch"];
 
 /// One value of the knob and what the phases measured with it.
@@ -79,7 +80,7 @@ pub fn check_knob(knob: &str) -> Result<()> {
     } else {
         Err(Error::invalid(format!(
             "unknown sweep knob '{knob}' (records, value_size, batch, or an engine knob such \
-             as lsm.bloom_bits)"
+             as lsm.bloom_bits or btree.page_size)"
         )))
     }
 }
