@@ -587,7 +587,12 @@ impl KvStore for BTree {
             snap: &snap,
         };
         let mut txn = Txn::new(&view, snap.header);
-        match sorted_puts(batch).filter(|_| snap.header.root == 0) {
+        let bulk = if snap.header.root == 0 {
+            sorted_puts(batch)
+        } else {
+            None
+        };
+        match bulk {
             // An empty tree and sorted input: build the tree bottom-up.
             Some(entries) => txn.bulk_load(entries)?,
             None => {
