@@ -379,6 +379,35 @@ mod behaviour {
     }
 
     #[test]
+    fn a_store_keeps_the_page_size_it_was_made_with() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, BTreeOptions::tiny());
+        for i in 0..500 {
+            store.put(&key(i), &[3; 50]).unwrap();
+        }
+        drop(store);
+        let store = open(&fs, BTreeOptions::default());
+        assert_eq!(store.header().page_size, 512);
+        assert_eq!(store.get(&key(250)).unwrap().unwrap(), &[3u8; 50][..]);
+        store.put(&key(999), b"more").unwrap();
+        store.settle().unwrap();
+        store.check().unwrap();
+        let bad = BTreeOptions {
+            page_size: 3000,
+            ..BTreeOptions::default()
+        };
+        let options = Options {
+            btree: bad,
+            ..Options::with_vfs(fs.clone())
+        };
+        drop(store);
+        assert!(matches!(
+            BTree::open("/db".as_ref(), options),
+            Err(kvlab::Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
     fn sequential_inserts_fill_pages() {
         let fs = Arc::new(SimFs::new());
         let store = open(&fs, BTreeOptions::default());
