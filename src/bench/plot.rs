@@ -83,6 +83,7 @@ pub fn line_chart(
                 .configure_mesh()
                 .x_desc(x_desc)
                 .y_desc(y_desc)
+                .x_label_formatter(&|x: &f64| short(*x))
                 .y_label_formatter(&|y: &f64| short(*y))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()
@@ -113,10 +114,15 @@ pub fn line_chart(
                 .map_err(|e| plot_error(path, e))?;
         }};
     }
-    if log_y {
-        draw!(builder.build_cartesian_2d(x_lo..x_hi, (y_lo..y_hi).log_scale()));
-    } else {
-        draw!(builder.build_cartesian_2d(x_lo..x_hi, y_lo..y_hi));
+    // Values spread over orders of magnitude (page sizes, record counts) go on a log axis.
+    let log_x = x_lo > 0.0 && x_hi / x_lo >= 16.0;
+    match (log_x, log_y) {
+        (true, true) => {
+            draw!(builder.build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale()))
+        }
+        (true, false) => draw!(builder.build_cartesian_2d((x_lo..x_hi).log_scale(), y_lo..y_hi)),
+        (false, true) => draw!(builder.build_cartesian_2d(x_lo..x_hi, (y_lo..y_hi).log_scale())),
+        (false, false) => draw!(builder.build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)),
     }
     root.present().map_err(|e| plot_error(path, e))
 }
