@@ -186,6 +186,15 @@ impl PageRead for View<'_> {
         self.fetch(n, false)
     }
 
+    fn prefetch(&self, n: u64) {
+        let index = self.shared.index.read();
+        let in_wal =
+            index.generation == self.snap.generation && index.find(n, self.snap.end).is_some();
+        if !in_wal && n < self.snap.header.page_count {
+            self.shared.pager.prefetch_db(n);
+        }
+    }
+
     fn page_size(&self) -> usize {
         self.shared.pager.page_size()
     }

@@ -535,6 +535,12 @@ impl Pager {
         self.db.write_at(pages, first * self.page_size as u64)
     }
 
+    /// Asks the file system to start reading page `n` of the database file.
+    pub fn prefetch_db(&self, n: u64) {
+        let size = self.page_size as u64;
+        self.db.prefetch(n * size, size);
+    }
+
     /// Writes the header page.
     pub fn write_header(&self, header: &DbHeader) -> Result<()> {
         self.db.write_at(&header.encode(), 0)

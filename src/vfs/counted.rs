@@ -238,6 +238,11 @@ impl VfsFile for CountedFile {
         self.inner.map()
     }
 
+    fn prefetch(&self, offset: u64, len: u64) {
+        // Counted when the bytes are really read.
+        self.inner.prefetch(offset, len);
+    }
+
     fn record_mapped_read(&self, bytes: usize) {
         let c = self.counters();
         c.bytes_read.fetch_add(bytes as u64, Relaxed);

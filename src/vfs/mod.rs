@@ -121,6 +121,11 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     /// mapping make no Vfs call, yet are reads of the file all the same).
     fn record_mapped_read(&self, _bytes: usize) {}
 
+    /// Hints that `len` bytes at `offset` will be read soon, so the file system may start
+    /// reading them now (a scan asks for the leaves ahead of it). Reads nothing itself, and
+    /// changes nothing a reader sees; the default does nothing.
+    fn prefetch(&self, _offset: u64, _len: u64) {}
+
     /// True when the file holds no bytes.
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)
