@@ -524,12 +524,6 @@ impl Pager {
         self.pool.lock().put((generation, offset), page);
     }
 
-    /// Writes a sealed page into the database file (a checkpoint).
-    pub fn write_db(&self, page: &Page) -> Result<()> {
-        self.db
-            .write_at(&page.data, page.number * self.page_size as u64)
-    }
-
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run).
     pub fn write_db_at(&self, first: u64, pages: &[u8]) -> Result<()> {
         self.db.write_at(pages, first * self.page_size as u64)
@@ -588,11 +582,6 @@ impl Pager {
     /// Pages cached now.
     pub fn pool_len(&self) -> usize {
         self.pool.lock().frames.len()
-    }
-
-    /// The WAL file's path.
-    pub fn wal_path(&self) -> &Path {
-        &self.wal_path
     }
 }
 

@@ -201,15 +201,6 @@ impl LogWriter {
         Ok(())
     }
 
-    /// Empties the file, durably (the B+tree's WAL after a checkpoint).
-    pub fn reset(&mut self) -> Result<()> {
-        self.file.truncate(0)?;
-        self.file.sync()?;
-        self.len = 0;
-        self.synced = 0;
-        Ok(())
-    }
-
     /// Bytes in the file.
     pub fn len(&self) -> u64 {
         self.len
