@@ -48,7 +48,7 @@ use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
 use super::page::{HEADER, Page};
-use super::pager::{self, DbHeader, Pager};
+use super::pager::{self, DbHeader, Mapped, Pager};
 use super::tree::{self, Cursor, PageRead, Txn};
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
@@ -117,6 +117,9 @@ struct Snapshot {
     /// WAL bytes up to the end of this commit's record.
     end: u64,
     header: DbHeader,
+    /// The mapped database file (mmap read mode), as mapped when this snapshot was taken:
+    /// searches read its pages in place.
+    map: Option<Arc<Mapped>>,
 }
 
 #[derive(Debug, Default)]
@@ -184,6 +187,21 @@ impl PageRead for View<'_> {
 
     fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
         self.fetch(n, false)
+    }
+
+    fn lend(&self, n: u64) -> Option<Result<Page<&[u8]>>> {
+        let map = self.snap.map.as_deref()?;
+        if n >= self.snap.header.page_count {
+            return None; // read() says why
+        }
+        // A snapshot that ends at the WAL's start (just after a checkpoint) has no images.
+        if self.snap.end > 0 {
+            let index = self.shared.index.read();
+            if index.generation == self.snap.generation && index.find(n, self.snap.end).is_some() {
+                return None;
+            }
+        }
+        self.shared.pager.lend(map, n)
     }
 
     fn prefetch(&self, n: u64) {
@@ -290,15 +308,18 @@ impl BTree {
                 index.add(n, offset);
             }
         }
+        let pager = Pager::new(db, wal_reader, page_size, opts.pool_size, opts.mmap_reads)?;
+        let map = pager.mapping();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            pager: Pager::new(db, wal_reader, page_size, opts.pool_size, opts.mmap_reads)?,
             vfs,
+            pager,
             index: RwLock::new(index),
             current: RwLock::new(Arc::new(Snapshot {
                 generation: header.wal_cycle,
                 end: valid,
                 header,
+                map,
             })),
             retired: Mutex::new(Vec::new()),
             poisoned: Mutex::new(None),
@@ -385,6 +406,7 @@ impl BTree {
             generation,
             end: w.log.len(),
             header,
+            map: self.shared.pager.mapping(),
         });
         let c = &self.shared.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
@@ -494,6 +516,7 @@ impl BTree {
             generation: header.wal_cycle,
             end: 0,
             header,
+            map: self.shared.pager.mapping(),
         });
         let c = &self.shared.counters;
         c.checkpoints.fetch_add(1, Ordering::Relaxed);

@@ -199,13 +199,35 @@ impl From<Vec<u8>> for PageBuf {
     }
 }
 
-/// One page's bytes, with accessors that check every offset they follow.
+/// Bytes a page can be read from: a [`PageBuf`], or a borrowed slice (a mapped page read
+/// in place, or a view of another page).
+pub trait PageBytes: std::ops::Deref<Target = [u8]> {
+    /// `part` (a slice of these bytes) as `Bytes` a caller may keep.
+    fn hand_out(&self, part: &[u8]) -> Bytes;
+}
+
+impl PageBytes for PageBuf {
+    fn hand_out(&self, part: &[u8]) -> Bytes {
+        PageBuf::hand_out(self, part)
+    }
+}
+
+impl PageBytes for &[u8] {
+    /// A borrowed page may go away (or be overwritten, if mapped): a copy.
+    fn hand_out(&self, part: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(part)
+    }
+}
+
+/// One page's bytes, with accessors that check every offset they follow. Pages being
+/// changed own their bytes ([`PageBuf`]); a search may read a page through a borrowed
+/// slice (`Page<&[u8]>`), which costs no allocation and no reference count.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Page {
+pub struct Page<B = PageBuf> {
     /// The page number.
     pub number: u64,
     /// `page_size` bytes.
-    pub data: PageBuf,
+    pub data: B,
 }
 
 fn u16_at(b: &[u8], at: usize) -> usize {
@@ -216,47 +238,39 @@ fn u32_at(b: &[u8], at: usize) -> usize {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize
 }
 
-impl Page {
-    /// A fresh, empty page of `kind`.
-    pub fn new(number: u64, size: usize, kind: PageKind) -> Page {
-        let mut data = vec![0u8; size];
-        data[4] = kind as u8;
-        data[8..12].copy_from_slice(&(size as u32).to_le_bytes());
+impl<B: PageBytes> Page<B> {
+    /// This page through a borrowed slice.
+    pub fn view(&self) -> Page<&[u8]> {
         Page {
-            number,
-            data: data.into(),
+            number: self.number,
+            data: &self.data,
         }
     }
 
-    /// Checks the checksum and the header of page `number` read from `file`.
-    pub fn decode(number: u64, data: impl Into<PageBuf>, file: &Path) -> Result<Page> {
-        let data = data.into();
-        let offset = number * data.len() as u64;
-        Page::decode_at(number, data, file, offset, true)
+    /// `part` (a slice of this page) as `Bytes` a caller may keep.
+    pub fn hand_out(&self, part: &[u8]) -> Bytes {
+        self.data.hand_out(part)
     }
 
-    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say);
-    /// `verify: false` skips the checksum (of a mapped page checked before).
-    pub fn decode_at(
+    /// Page `number` over `data` read from `offset` of `file`, its checksum and header
+    /// checked unless `verify` is false (a mapped page checked before).
+    pub fn from_bytes(
         number: u64,
-        data: impl Into<PageBuf>,
+        data: B,
         file: &Path,
         offset: u64,
         verify: bool,
-    ) -> Result<Page> {
-        let data = data.into();
+    ) -> Result<Self> {
         let bad =
             |detail: String| Error::corruption(file, offset, format!("page {number}: {detail}"));
-        let stored = u32_at(&data, 0) as u32;
-        let computed = if verify {
-            crc32fast::hash(&data[4..])
-        } else {
-            stored
-        };
-        if stored != computed {
-            return Err(bad(format!(
-                "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
-            )));
+        if verify {
+            let stored = u32_at(&data, 0) as u32;
+            let computed = crc32fast::hash(&data[4..]);
+            if stored != computed {
+                return Err(bad(format!(
+                    "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
+                )));
+            }
         }
         let page = Page { number, data };
         if verify {
@@ -264,7 +278,6 @@ impl Page {
         }
         Ok(page)
     }
-
     /// The header's promises: a known kind, slots and content inside the page, every slot
     /// pointing into the content area.
     fn check(&self) -> std::result::Result<(), &'static str> {
@@ -308,23 +321,6 @@ impl Page {
         }
     }
 
-    /// Zeroes the hole, so that an image without it rebuilds to the same bytes.
-    pub fn zero_hole(&mut self) {
-        let (start, len) = self.hole();
-        self.data[start..start + len].fill(0);
-    }
-
-    /// Freezes the page's own bytes into shared ones (see [`PageBuf::freeze`]).
-    pub fn freeze(&mut self) {
-        self.data = std::mem::replace(&mut self.data, PageBuf::Owned(Vec::new())).freeze();
-    }
-
-    /// Sets the checksum; call before writing the page out.
-    pub fn seal(&mut self) {
-        let crc = crc32fast::hash(&self.data[4..]);
-        self.data[0..4].copy_from_slice(&crc.to_le_bytes());
-    }
-
     /// The page's kind (checked at decode).
     pub fn kind(&self) -> PageKind {
         PageKind::from_u8(self.data[4]).unwrap_or(PageKind::Free)
@@ -343,26 +339,9 @@ impl Page {
         u32_at(&self.data, 12)
     }
 
-    fn set_cells(&mut self, n: usize) {
-        self.data[6..8].copy_from_slice(&(n as u16).to_le_bytes());
-    }
-
-    fn set_content(&mut self, at: usize) {
-        self.data[8..12].copy_from_slice(&(at as u32).to_le_bytes());
-    }
-
-    fn set_garbage(&mut self, n: usize) {
-        self.data[12..16].copy_from_slice(&(n as u32).to_le_bytes());
-    }
-
     /// The link field (next leaf, rightmost child, next overflow or free page).
     pub fn link(&self) -> u64 {
         u64::from_le_bytes(self.data[16..24].try_into().expect("8 bytes"))
-    }
-
-    /// Sets the link field.
-    pub fn set_link(&mut self, page: u64) {
-        self.data[16..24].copy_from_slice(&page.to_le_bytes());
     }
 
     fn slot(&self, i: usize) -> usize {
@@ -501,6 +480,92 @@ impl Page {
         }
     }
 
+    /// The encoded length of cell `i`.
+    fn cell_len(&self, i: usize) -> Result<usize> {
+        let c = self.cell(i)?;
+        let start = self.slot(i);
+        let local_end = c.local.as_ptr() as usize - self.data.as_ptr() as usize + c.local.len();
+        Ok(local_end - start + if c.overflow.is_some() { 8 } else { 0 })
+    }
+
+    /// Whether a cell of `len` bytes fits (after a defragment if need be).
+    pub fn fits(&self, len: usize) -> bool {
+        len + 2 <= self.free_space()
+    }
+
+    /// Every cell's bytes, in order (for splits and merges).
+    pub fn all_cells(&self) -> Result<Vec<Vec<u8>>> {
+        (0..self.cells())
+            .map(|i| Ok(self.raw_cell(i)?.to_vec()))
+            .collect()
+    }
+}
+
+impl Page {
+    /// A fresh, empty page of `kind`.
+    pub fn new(number: u64, size: usize, kind: PageKind) -> Page {
+        let mut data = vec![0u8; size];
+        data[4] = kind as u8;
+        data[8..12].copy_from_slice(&(size as u32).to_le_bytes());
+        Page {
+            number,
+            data: data.into(),
+        }
+    }
+
+    /// Checks the checksum and the header of page `number` read from `file`.
+    pub fn decode(number: u64, data: impl Into<PageBuf>, file: &Path) -> Result<Page> {
+        let data = data.into();
+        let offset = number * data.len() as u64;
+        Page::decode_at(number, data, file, offset, true)
+    }
+
+    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say);
+    /// `verify: false` skips the checksum (of a mapped page checked before).
+    pub fn decode_at(
+        number: u64,
+        data: impl Into<PageBuf>,
+        file: &Path,
+        offset: u64,
+        verify: bool,
+    ) -> Result<Page> {
+        Page::from_bytes(number, data.into(), file, offset, verify)
+    }
+
+    /// Zeroes the hole, so that an image without it rebuilds to the same bytes.
+    pub fn zero_hole(&mut self) {
+        let (start, len) = self.hole();
+        self.data[start..start + len].fill(0);
+    }
+
+    /// Freezes the page's own bytes into shared ones (see [`PageBuf::freeze`]).
+    pub fn freeze(&mut self) {
+        self.data = std::mem::replace(&mut self.data, PageBuf::Owned(Vec::new())).freeze();
+    }
+
+    /// Sets the checksum; call before writing the page out.
+    pub fn seal(&mut self) {
+        let crc = crc32fast::hash(&self.data[4..]);
+        self.data[0..4].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    fn set_cells(&mut self, n: usize) {
+        self.data[6..8].copy_from_slice(&(n as u16).to_le_bytes());
+    }
+
+    fn set_content(&mut self, at: usize) {
+        self.data[8..12].copy_from_slice(&(at as u32).to_le_bytes());
+    }
+
+    fn set_garbage(&mut self, n: usize) {
+        self.data[12..16].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+
+    /// Sets the link field.
+    pub fn set_link(&mut self, page: u64) {
+        self.data[16..24].copy_from_slice(&page.to_le_bytes());
+    }
+
     /// Sets the child pointer at position `i` (see [`Page::pointer`]).
     pub fn set_pointer(&mut self, i: usize, child: u64) {
         if i < self.cells() {
@@ -561,19 +626,6 @@ impl Page {
         cell
     }
 
-    /// The encoded length of cell `i`.
-    fn cell_len(&self, i: usize) -> Result<usize> {
-        let c = self.cell(i)?;
-        let start = self.slot(i);
-        let local_end = c.local.as_ptr() as usize - self.data.as_ptr() as usize + c.local.len();
-        Ok(local_end - start + if c.overflow.is_some() { 8 } else { 0 })
-    }
-
-    /// Whether a cell of `len` bytes fits (after a defragment if need be).
-    pub fn fits(&self, len: usize) -> bool {
-        len + 2 <= self.free_space()
-    }
-
     /// Inserts `cell` at slot `i`; `false` if it does not fit.
     pub fn insert(&mut self, i: usize, cell: &[u8]) -> Result<bool> {
         if !self.fits(cell.len()) {
@@ -620,13 +672,6 @@ impl Page {
         self.set_content(at);
         self.set_garbage(0);
         Ok(())
-    }
-
-    /// Every cell's bytes, in order (for splits and merges).
-    pub fn all_cells(&self) -> Result<Vec<Vec<u8>>> {
-        (0..self.cells())
-            .map(|i| Ok(self.raw_cell(i)?.to_vec()))
-            .collect()
     }
 
     /// Empties the page, keeping its kind and link.

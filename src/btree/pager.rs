@@ -305,28 +305,39 @@ impl Pool {
 /// it is overwritten: a checkpoint writes only pages with images in the WAL, which
 /// readers of the newest snapshot take from the WAL, and it waits until no reader of an
 /// older snapshot is left; after it the file is mapped again.
-struct Mapped {
+pub(super) struct Mapped {
     bytes: Bytes,
     verified: Vec<AtomicU64>,
 }
 
+impl std::fmt::Debug for Mapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mapped")
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
 impl Mapped {
-    /// Page `n` from the mapping, and whether this was the first read of it; `None` if
-    /// the mapping does not reach it.
-    fn page(&self, n: u64, page_size: usize, path: &Path) -> Option<Result<(Arc<Page>, bool)>> {
+    /// Page `n` read in place, its checksum checked if this is the first read of it
+    /// (then `first_read` is called); `None` if the mapping does not reach it.
+    fn lend(
+        &self,
+        n: u64,
+        page_size: usize,
+        path: &Path,
+        first_read: impl FnOnce(),
+    ) -> Option<Result<Page<&[u8]>>> {
         let start = usize::try_from(n).ok()?.checked_mul(page_size)?;
         let bytes = self.bytes.get(start..start + page_size)?;
         let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
         let checked = self.verified[word].load(Ordering::Relaxed) & bit != 0;
-        let slice = PageBuf::Mapped(self.bytes.slice_ref(bytes));
-        Some(
-            Page::decode_at(n, slice, path, start as u64, !checked).map(|page| {
-                if !checked {
-                    self.verified[word].fetch_or(bit, Ordering::Relaxed);
-                }
-                (Arc::new(page), !checked)
-            }),
-        )
+        let page = Page::from_bytes(n, bytes, path, start as u64, !checked);
+        if !checked && page.is_ok() {
+            self.verified[word].fetch_or(bit, Ordering::Relaxed);
+            first_read();
+        }
+        Some(page)
     }
 }
 
@@ -334,7 +345,7 @@ impl Mapped {
 pub struct Pager {
     db: Box<dyn VfsFile>,
     /// The mapped database file, in the mmap read mode.
-    mapped: RwLock<Option<Mapped>>,
+    mapped: RwLock<Option<Arc<Mapped>>>,
     mmap_reads: bool,
     db_path: PathBuf,
     wal: Box<dyn VfsFile>,
@@ -406,11 +417,13 @@ impl Pager {
             return Ok(());
         }
         let bytes = self.db.map()?;
-        *self.mapped.write() = bytes.map(|bytes| Mapped {
-            verified: (0..(bytes.len() / self.page_size).div_ceil(64))
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            bytes,
+        *self.mapped.write() = bytes.map(|bytes| {
+            Arc::new(Mapped {
+                verified: (0..(bytes.len() / self.page_size).div_ceil(64))
+                    .map(|_| AtomicU64::new(0))
+                    .collect(),
+                bytes,
+            })
         });
         Ok(())
     }
@@ -431,6 +444,29 @@ impl Pager {
         page
     }
 
+    /// The mapping of the database file, in the mmap read mode: a reader holds it for the
+    /// length of a search and reads pages in place through [`Pager::lend`].
+    pub(super) fn mapping(&self) -> Option<Arc<Mapped>> {
+        self.mapped.read().clone()
+    }
+
+    /// Page `n` of the database file read in place from `mapped`, its checksum checked
+    /// on the first read; `None` if the mapping does not reach it.
+    pub(super) fn lend<'m>(&self, mapped: &'m Mapped, n: u64) -> Option<Result<Page<&'m [u8]>>> {
+        if n == 0 {
+            return Some(Err(Error::corruption(
+                &self.db_path,
+                0,
+                "a tree link points at the header page",
+            )));
+        }
+        // The engine cannot see the page cache; a first read is the nearest thing to a
+        // miss (the device counters tell the truth).
+        mapped.lend(n, self.page_size, &self.db_path, || {
+            self.db.record_mapped_read(self.page_size)
+        })
+    }
+
     /// Page `n` as the database file holds it, through the pool; `keep` puts a page
     /// read from the file into the pool (a writer about to change the page says no: its
     /// copy replaces the page at commit anyway).
@@ -444,15 +480,14 @@ impl Pager {
         }
         let offset = n * self.page_size as u64;
         if let Some(mapped) = &*self.mapped.read()
-            && let Some(found) = mapped.page(n, self.page_size, &self.db_path)
+            && let Some(page) = self.lend(mapped, n)
         {
-            let (page, first_touch) = found?;
-            if first_touch {
-                // The engine cannot see the page cache; a first touch is the nearest
-                // thing to a miss (the device counters tell the truth).
-                self.db.record_mapped_read(self.page_size);
-            }
-            return Ok(page);
+            let page = page?;
+            let bytes = mapped.bytes.slice_ref(page.data);
+            return Ok(Arc::new(Page {
+                number: n,
+                data: PageBuf::Mapped(bytes),
+            }));
         }
         if let Some(page) = self.cached((0, n)) {
             return Ok(page);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::overflow;
-use super::page::{self, Cell, HEADER, Page, PageKind};
+use super::page::{self, Cell, HEADER, Page, PageBytes, PageKind};
 use super::pager::DbHeader;
 use crate::error::{Error, Result};
 use crate::lsm::cache::IntMap;
@@ -38,6 +38,11 @@ pub trait PageRead {
     /// or a scan passing through (which would push the hot pages out).
     fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
         self.read(n)
+    }
+    /// Page `n` read in place, without an allocation or a reference count, when the source
+    /// can lend it (a page of a mapped file); `None` when it cannot (then use `read`).
+    fn lend(&self, _n: u64) -> Option<Result<Page<&[u8]>>> {
+        None
     }
     /// Bytes per page.
     fn page_size(&self) -> usize;
@@ -62,9 +67,9 @@ pub fn full_key(src: &dyn PageRead, cell: &Cell<'_>) -> Result<Vec<u8>> {
 }
 
 /// The value of a leaf cell of `page`, following its overflow chain if it spilled.
-pub fn value(src: &dyn PageRead, page: &Page, cell: &Cell<'_>) -> Result<Bytes> {
+pub fn value<B: PageBytes>(src: &dyn PageRead, page: &Page<B>, cell: &Cell<'_>) -> Result<Bytes> {
     if let Some(v) = cell.inline_value() {
-        return Ok(page.data.hand_out(v));
+        return Ok(page.hand_out(v));
     }
     let first = cell
         .overflow
@@ -78,7 +83,12 @@ pub fn value(src: &dyn PageRead, page: &Page, cell: &Cell<'_>) -> Result<Bytes> 
 
 /// How cell `i`'s key compares with `key`.
 #[inline]
-fn compare(src: &dyn PageRead, page: &Page, i: usize, key: &[u8]) -> Result<Ordering> {
+fn compare<B: PageBytes>(
+    src: &dyn PageRead,
+    page: &Page<B>,
+    i: usize,
+    key: &[u8],
+) -> Result<Ordering> {
     let (prefix, whole) = page.key_in_page(i)?;
     if whole {
         return Ok(cmp_bytes(prefix, key));
@@ -93,7 +103,12 @@ fn compare(src: &dyn PageRead, page: &Page, i: usize, key: &[u8]) -> Result<Orde
 
 /// The first cell whose key is at or after `key` (`strict`: after), and whether the key
 /// at that position equals `key`.
-fn bound(src: &dyn PageRead, page: &Page, key: &[u8], strict: bool) -> Result<(usize, bool)> {
+fn bound<B: PageBytes>(
+    src: &dyn PageRead,
+    page: &Page<B>,
+    key: &[u8],
+    strict: bool,
+) -> Result<(usize, bool)> {
     let (mut lo, mut hi) = (0, page.cells());
     let mut equal = false;
     while lo < hi {
@@ -112,7 +127,7 @@ fn bound(src: &dyn PageRead, page: &Page, key: &[u8], strict: bool) -> Result<(u
 }
 
 /// The child of internal `page` that holds `key`, and its position (`cells()` = link).
-fn child_for(src: &dyn PageRead, page: &Page, key: &[u8]) -> Result<(usize, u64)> {
+fn child_for<B: PageBytes>(src: &dyn PageRead, page: &Page<B>, key: &[u8]) -> Result<(usize, u64)> {
     let (i, _) = bound(src, page, key, true)?;
     Ok((i, page.pointer(i)?))
 }
@@ -192,16 +207,64 @@ fn descend(
 }
 
 /// Looks `key` up in the tree rooted at `root`.
+///
+/// Pages the source can lend are read in place; a get from a mapped file then costs no
+/// allocation but the value it returns.
 pub fn get(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<Option<Bytes>> {
     if root == 0 {
         return Ok(None);
     }
-    let (_, leaf) = descend(src, root, key, None)?;
-    let (i, found) = bound(src, &leaf, key, false)?;
-    if !found {
-        return Ok(None);
+    let mut n = root;
+    for _ in 0..=MAX_HEIGHT {
+        let step = match src.lend(n) {
+            Some(page) => search_step(src, &page?, key)?,
+            None => search_step(src, &*src.read(n)?, key)?,
+        };
+        match step {
+            SearchStep::Down(child) => n = child,
+            SearchStep::Found(value) => return Ok(value),
+        }
     }
-    Ok(Some(value(src, &leaf, &leaf.cell(i)?)?))
+    Err(corrupt(n, "the tree is deeper than any real tree"))
+}
+
+#[inline]
+fn prefetch_lines(data: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        for at in (0..data.len()).step_by(64) {
+            // SAFETY: a prefetch is a hint; the address is inside `data`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(at).cast()) };
+        }
+    }
+}
+
+/// Where a search goes from one page.
+enum SearchStep {
+    /// To this child.
+    Down(u64),
+    /// Nowhere: this leaf holds the key's value, or shows it has none.
+    Found(Option<Bytes>),
+}
+
+fn search_step<B: PageBytes>(src: &dyn PageRead, page: &Page<B>, key: &[u8]) -> Result<SearchStep> {
+    prefetch_lines(&page.data);
+    match page.kind() {
+        PageKind::Internal => Ok(SearchStep::Down(child_for(src, page, key)?.1)),
+        PageKind::Leaf => {
+            let (i, found) = bound(src, page, key, false)?;
+            Ok(SearchStep::Found(if found {
+                Some(value(src, page, &page.cell(i)?)?)
+            } else {
+                None
+            }))
+        }
+        other => Err(corrupt(
+            page.number,
+            format!("a tree link points at a {other:?} page"),
+        )),
+    }
 }
 
 /// A transaction: private copies of the pages it changed, and the header it will commit.

@@ -60,15 +60,28 @@ pub fn decode(ikey: &[u8]) -> Option<(&[u8], u64, Kind)> {
 
 /// Byte order of two keys, settled by one integer compare when their first 8 bytes
 /// differ (the common case, and much cheaper than a call to memcmp).
+///
+/// A key shorter than 8 bytes (a B+tree separator, say) is padded with zeros: a zero pad
+/// sorts at or below any byte, so unequal padded prefixes order the keys as the bytes do.
 #[inline]
 pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    if let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
-        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
-        if x != y {
-            return x.cmp(&y);
-        }
+    let (x, y) = (first_8_be(a), first_8_be(b));
+    if x != y {
+        return x.cmp(&y);
     }
     a.cmp(b)
+}
+
+/// The first 8 bytes of `s` as a big-endian integer, zero-padded when `s` is shorter.
+#[inline]
+fn first_8_be(s: &[u8]) -> u64 {
+    match s.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => s
+            .iter()
+            .enumerate()
+            .fold(0, |v, (i, &b)| v | u64::from(b) << (56 - 8 * i)),
+    }
 }
 
 /// The order of internal keys: user key ascending, then sequence number descending.
@@ -91,9 +104,16 @@ mod tests {
 
     #[test]
     fn the_fast_compare_agrees_with_byte_order() {
-        let keys: [&[u8]; 8] = [
+        let keys: [&[u8]; 15] = [
             b"",
+            b"\0",
+            b"\0\0",
             b"a",
+            b"a\0",
+            b"a\0\x01",
+            b"ab",
+            b"abc\xff",
+            b"abcdefg",
             b"abcdefgh",
             b"abcdefgh\0",
             b"abcdefgi",
