@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use super::page::{MAX_PAGE, MIN_PAGE, Page, PageBuf};
+use super::page::{self, MAX_PAGE, MIN_PAGE, Page, PageBuf};
 use super::wal;
 use crate::error::{Error, Result};
 use crate::vfs::VfsFile;
@@ -562,6 +562,14 @@ impl Pager {
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run).
     pub fn write_db_at(&self, first: u64, pages: &[u8]) -> Result<()> {
         self.db.write_at(pages, first * self.page_size as u64)
+    }
+
+    /// Asks the CPU to start loading page `n` from `mapped` (see [`page::prefetch_lines`]).
+    pub(super) fn warm(&self, mapped: &Mapped, n: u64) {
+        let start = n as usize * self.page_size;
+        if let Some(bytes) = mapped.bytes.get(start..start + self.page_size) {
+            page::prefetch_lines(bytes);
+        }
     }
 
     /// Asks the file system to start reading page `n` of the database file.

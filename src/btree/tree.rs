@@ -33,6 +33,9 @@ pub trait PageRead {
     fn read(&self, n: u64) -> Result<Arc<Page>>;
     /// Tells the source that page `n` will be read soon (a hint; the default ignores it).
     fn prefetch(&self, _n: u64) {}
+    /// Tells the source that page `n` is read next: a source that holds the page in memory
+    /// brings its bytes toward the CPU (a hint; the default ignores it).
+    fn warm(&self, _n: u64) {}
 
     /// Page `n` without putting it in a cache: for a writer about to copy and change it,
     /// or a scan passing through (which would push the hot pages out).
@@ -228,18 +231,6 @@ pub fn get(src: &dyn PageRead, root: u64, key: &[u8]) -> Result<Option<Bytes>> {
     Err(corrupt(n, "the tree is deeper than any real tree"))
 }
 
-#[inline]
-fn prefetch_lines(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for at in (0..data.len()).step_by(64) {
-            // SAFETY: a prefetch is a hint; the address is inside `data`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(at).cast()) };
-        }
-    }
-}
-
 /// Where a search goes from one page.
 enum SearchStep {
     /// To this child.
@@ -249,7 +240,7 @@ enum SearchStep {
 }
 
 fn search_step<B: PageBytes>(src: &dyn PageRead, page: &Page<B>, key: &[u8]) -> Result<SearchStep> {
-    prefetch_lines(&page.data);
+    page::prefetch_lines(&page.data);
     match page.kind() {
         PageKind::Internal => Ok(SearchStep::Down(child_for(src, page, key)?.1)),
         PageKind::Leaf => {
@@ -1028,6 +1019,10 @@ impl Cursor {
                 self.set_parent(src, path.last())?;
             } else {
                 self.parent = None;
+            }
+            if page.link() != 0 {
+                // Its bytes arrive while this leaf's pairs are handed out.
+                src.warm(page.link());
             }
             self.leaf = Some(page);
         }
