@@ -37,24 +37,12 @@ impl PageRead for FileView {
                 self.page_size,
             )
             .ok_or_else(bad)?;
-            return Ok(Arc::new(Page::decode_at(
-                n,
-                data,
-                &self.wal_path,
-                offset,
-                true,
-            )?));
+            return Ok(Arc::new(Page::decode_at(n, data, &self.wal_path, offset)?));
         }
         let mut data = vec![0u8; self.page_size];
         let offset = n * self.page_size as u64;
         self.db.read_exact_at(&mut data, offset)?;
-        Ok(Arc::new(Page::decode_at(
-            n,
-            data,
-            &self.db_path,
-            offset,
-            true,
-        )?))
+        Ok(Arc::new(Page::decode_at(n, data, &self.db_path, offset)?))
     }
 
     fn page_size(&self) -> usize {

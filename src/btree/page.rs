@@ -254,14 +254,6 @@ fn u32_at(b: &[u8], at: usize) -> usize {
 }
 
 impl<B: PageBytes> Page<B> {
-    /// This page through a borrowed slice.
-    pub fn view(&self) -> Page<&[u8]> {
-        Page {
-            number: self.number,
-            data: &self.data,
-        }
-    }
-
     /// `part` (a slice of this page) as `Bytes` a caller may keep.
     pub fn hand_out(&self, part: &[u8]) -> Bytes {
         self.data.hand_out(part)
@@ -293,6 +285,7 @@ impl<B: PageBytes> Page<B> {
         }
         Ok(page)
     }
+
     /// The header's promises: a known kind, slots and content inside the page, every slot
     /// pointing into the content area.
     fn check(&self) -> std::result::Result<(), &'static str> {
@@ -562,19 +555,17 @@ impl Page {
     pub fn decode(number: u64, data: impl Into<PageBuf>, file: &Path) -> Result<Page> {
         let data = data.into();
         let offset = number * data.len() as u64;
-        Page::decode_at(number, data, file, offset, true)
+        Page::decode_at(number, data, file, offset)
     }
 
-    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say);
-    /// `verify: false` skips the checksum (of a mapped page checked before).
+    /// [`Page::decode`] for a page read from `offset` of `file` (a WAL image, say).
     pub fn decode_at(
         number: u64,
         data: impl Into<PageBuf>,
         file: &Path,
         offset: u64,
-        verify: bool,
     ) -> Result<Page> {
-        Page::from_bytes(number, data.into(), file, offset, verify)
+        Page::from_bytes(number, data.into(), file, offset, true)
     }
 
     /// Zeroes the hole, so that an image without it rebuilds to the same bytes.

@@ -319,6 +319,12 @@ impl std::fmt::Debug for Mapped {
 }
 
 impl Mapped {
+    /// The bytes of page `n`, if the mapping reaches it.
+    fn page_bytes(&self, n: u64, page_size: usize) -> Option<&[u8]> {
+        let start = usize::try_from(n).ok()?.checked_mul(page_size)?;
+        self.bytes.get(start..start.checked_add(page_size)?)
+    }
+
     /// Page `n` read in place, its checksum checked if this is the first read of it
     /// (then `first_read` is called); `None` if the mapping does not reach it.
     fn lend(
@@ -328,8 +334,8 @@ impl Mapped {
         path: &Path,
         first_read: impl FnOnce(),
     ) -> Option<Result<Page<&[u8]>>> {
-        let start = usize::try_from(n).ok()?.checked_mul(page_size)?;
-        let bytes = self.bytes.get(start..start + page_size)?;
+        let bytes = self.page_bytes(n, page_size)?;
+        let start = n as usize * page_size;
         let (word, bit) = (n as usize / 64, 1u64 << (n % 64));
         let checked = self.verified[word].load(Ordering::Relaxed) & bit != 0;
         let page = Page::from_bytes(n, bytes, path, start as u64, !checked);
@@ -494,7 +500,7 @@ impl Pager {
         }
         let mut data = vec![0u8; self.page_size];
         self.db.read_exact_at(&mut data, offset)?;
-        let mut page = Page::decode_at(n, data, &self.db_path, offset, true)?;
+        let mut page = Page::decode_at(n, data, &self.db_path, offset)?;
         if keep {
             page.freeze();
         }
@@ -548,7 +554,7 @@ impl Pager {
         if number != n {
             return Err(bad(&format!("the image there is of page {number}")));
         }
-        Page::decode_at(n, data, &self.wal_path, offset, true)
+        Page::decode_at(n, data, &self.wal_path, offset)
     }
 
     /// Puts an image just appended to the WAL into the pool.
@@ -566,8 +572,7 @@ impl Pager {
 
     /// Asks the CPU to start loading page `n` from `mapped` (see [`page::prefetch_lines`]).
     pub(super) fn warm(&self, mapped: &Mapped, n: u64) {
-        let start = n as usize * self.page_size;
-        if let Some(bytes) = mapped.bytes.get(start..start + self.page_size) {
+        if let Some(bytes) = mapped.page_bytes(n, self.page_size) {
             page::prefetch_lines(bytes);
         }
     }

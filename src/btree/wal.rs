@@ -247,7 +247,7 @@ pub fn read_commits(data: &[u8], path: &Path, cycle: u64) -> Result<(Vec<Commit>
                     header.page_count
                 )));
             }
-            let page = Page::decode_at(number, data, path, record.start as u64 + at as u64, true)?;
+            let page = Page::decode_at(number, data, path, record.start as u64 + at as u64)?;
             images.push((number, record.start as u64 + at as u64));
             r.bytes(image_len(&page))?;
         }
