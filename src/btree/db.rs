@@ -410,12 +410,7 @@ impl BTree {
         for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
             self.shared.pager.cache_wal(generation, offset, page);
         }
-        self.publish(Snapshot {
-            generation,
-            end: w.log.len(),
-            header,
-            map: self.shared.pager.mapping(),
-        });
+        self.publish(generation, w.log.len(), header);
         let c = &self.shared.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
         c.wal_frames
@@ -426,7 +421,15 @@ impl BTree {
         Ok(())
     }
 
-    fn publish(&self, snap: Snapshot) {
+    /// Makes the state after a commit (or a checkpoint) the one new readers see: `header`,
+    /// WAL cycle `generation` up to `end`, and the database file as mapped now.
+    fn publish(&self, generation: u64, end: u64, header: DbHeader) {
+        let snap = Snapshot {
+            generation,
+            end,
+            header,
+            map: self.shared.pager.mapping(),
+        };
         let old = std::mem::replace(&mut *self.shared.current.write(), Arc::new(snap));
         let mut retired = self.shared.retired.lock();
         retired.retain(|s| s.strong_count() > 0);
@@ -520,12 +523,7 @@ impl BTree {
         } else {
             w.log.restart();
         }
-        self.publish(Snapshot {
-            generation: header.wal_cycle,
-            end: 0,
-            header,
-            map: self.shared.pager.mapping(),
-        });
+        self.publish(header.wal_cycle, 0, header);
         let c = &self.shared.counters;
         c.checkpoints.fetch_add(1, Ordering::Relaxed);
         c.checkpoint_pages
