@@ -85,6 +85,15 @@ pub enum Error {
     /// The engine or feature is not part of this build.
     #[error("unsupported: {0}")]
     Unsupported(String),
+
+    /// A production engine run as a peer (see `kvlab::peers`) reported an error of its own.
+    #[error("{engine}: {detail}")]
+    Peer {
+        /// The peer's name ("redb", "lmdb", "fjall").
+        engine: &'static str,
+        /// The peer's own message.
+        detail: String,
+    },
 }
 
 impl Error {

@@ -230,11 +230,31 @@ pub enum EngineKind {
     BTree,
     /// [`Lsm`]: the log-structured merge tree.
     Lsm,
+    /// redb, a production copy-on-write B+tree, as a peer (feature `redb`).
+    #[cfg(feature = "redb")]
+    Redb,
+    /// LMDB, a production copy-on-write B+tree read through a map, as a peer (feature
+    /// `lmdb`).
+    #[cfg(feature = "lmdb")]
+    Lmdb,
+    /// fjall, a production LSM tree, as a peer (feature `fjall`).
+    #[cfg(feature = "fjall")]
+    Fjall,
 }
 
 impl EngineKind {
     /// Every engine in this build.
-    pub const ALL: &'static [EngineKind] = &[EngineKind::Mem, EngineKind::BTree, EngineKind::Lsm];
+    pub const ALL: &'static [EngineKind] = &[
+        EngineKind::Mem,
+        EngineKind::BTree,
+        EngineKind::Lsm,
+        #[cfg(feature = "redb")]
+        EngineKind::Redb,
+        #[cfg(feature = "lmdb")]
+        EngineKind::Lmdb,
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall,
+    ];
 
     /// The name `FromStr` takes and `Display` prints.
     pub fn name(self) -> &'static str {
@@ -242,12 +262,30 @@ impl EngineKind {
             EngineKind::Mem => "mem",
             EngineKind::BTree => "btree",
             EngineKind::Lsm => "lsm",
+            #[cfg(feature = "redb")]
+            EngineKind::Redb => "redb",
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => "lmdb",
+            #[cfg(feature = "fjall")]
+            EngineKind::Fjall => "fjall",
         }
     }
 
     /// Whether the engine keeps its data across a reopen (every engine but "mem").
     pub fn persistent(self) -> bool {
         !matches!(self, EngineKind::Mem)
+    }
+
+    /// Whether the engine does its I/O through the Vfs, so that its [`Stats`] count its
+    /// disk bytes (kvlab's own engines); a production peer's I/O is its own, and only the
+    /// device's counters see it.
+    pub fn counts_own_io(self) -> bool {
+        matches!(self, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm)
+    }
+
+    /// Whether the engine is a production engine run as a peer (see [`crate::peers`]).
+    pub fn is_peer(self) -> bool {
+        !self.counts_own_io()
     }
 }
 
@@ -284,6 +322,18 @@ pub fn open(kind: EngineKind, dir: &Path, options: Options) -> Result<Box<dyn Kv
         EngineKind::Mem => Ok(Box::new(Checked::new(MemStore::open(dir, options)?))),
         EngineKind::BTree => Ok(Box::new(Checked::new(BTree::open(dir, options)?))),
         EngineKind::Lsm => Ok(Box::new(Checked::new(Lsm::open(dir, options)?))),
+        #[cfg(feature = "redb")]
+        EngineKind::Redb => Ok(Box::new(Checked::new(crate::peers::Redb::open(
+            dir, options,
+        )?))),
+        #[cfg(feature = "lmdb")]
+        EngineKind::Lmdb => Ok(Box::new(Checked::new(crate::peers::Lmdb::open(
+            dir, options,
+        )?))),
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall => Ok(Box::new(Checked::new(crate::peers::Fjall::open(
+            dir, options,
+        )?))),
     }
 }
 

@@ -40,6 +40,7 @@ pub mod identity;
 pub mod kv;
 pub mod lsm;
 pub mod mem;
+pub mod peers;
 pub mod vfs;
 
 pub use error::{Error, Result};

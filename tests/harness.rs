@@ -52,6 +52,7 @@ fn log_engine() -> EngineSpec {
     EngineSpec {
         name: "testlog".into(),
         persistent: true,
+        counts_own_io: true,
         open: Box::new(|dir, options| {
             let store = LogStore::open(options.vfs, dir, options.durability, Forget::Nothing)?;
             Ok(Box::new(Checked::new(store)) as Box<dyn KvStore>)

@@ -208,9 +208,10 @@ pub struct PhaseReport {
     pub dev_write_bytes: Option<u64>,
     /// Bytes the device read.
     pub dev_read_bytes: Option<u64>,
-    /// disk_bytes_written / user_bytes_written, the engine's own figure.
+    /// disk_bytes_written / user_bytes_written, the engine's own figure (null for a peer,
+    /// whose I/O kvlab cannot see: dev_write_bytes / user_bytes_written stands beside it).
     pub write_amp: Option<f64>,
-    /// disk_bytes_read / ops.
+    /// disk_bytes_read / ops (null for a peer).
     pub read_bytes_per_op: Option<f64>,
     /// Bytes on disk at the end of the phase.
     pub disk_usage: Option<u64>,

@@ -175,6 +175,9 @@ pub struct EngineSpec {
     /// Whether the engine keeps data across a reopen (else `readrandom_cold` is skipped
     /// and no disk figures are reported).
     pub persistent: bool,
+    /// Whether the engine's `Stats` count its disk I/O (else its reports carry no write
+    /// amplification or bytes read of its own, only the device's counters).
+    pub counts_own_io: bool,
     /// Opens (or reopens) the store in a directory.
     pub open: Box<OpenFn>,
 }
@@ -185,6 +188,7 @@ impl EngineSpec {
         EngineSpec {
             name: kind.to_string(),
             persistent: kind.persistent(),
+            counts_own_io: kind.counts_own_io(),
             open: Box::new(move |dir, options| crate::kv::open(kind, dir, options)),
         }
     }
@@ -334,6 +338,9 @@ impl<'a> Runner<'a> {
         let disk_bytes_written = now.disk_bytes_written - before.disk_bytes_written;
         let disk_bytes_read = now.disk_bytes_read - before.disk_bytes_read;
         let persistent = self.engine.persistent;
+        // A peer's I/O bypasses the Vfs: it has no figures of its own (DESIGN §5: null),
+        // and only the device's counters, reported beside, saw its I/O.
+        let own_io = persistent && self.engine.counts_own_io;
         Ok(PhaseReport {
             engine: self.engine.name.clone(),
             phase: phase.to_string(),
@@ -356,9 +363,9 @@ impl<'a> Runner<'a> {
                 .zip(probe.dev)
                 .map(|(a, b)| a.write_bytes - b.write_bytes),
             dev_read_bytes: dev.zip(probe.dev).map(|(a, b)| a.read_bytes - b.read_bytes),
-            write_amp: (persistent && user_bytes_written > 0)
+            write_amp: (own_io && user_bytes_written > 0)
                 .then(|| disk_bytes_written as f64 / user_bytes_written as f64),
-            read_bytes_per_op: (persistent && ops > 0).then(|| disk_bytes_read as f64 / ops as f64),
+            read_bytes_per_op: (own_io && ops > 0).then(|| disk_bytes_read as f64 / ops as f64),
             disk_usage: persistent.then_some(disk_usage),
             space_amp: (persistent && live_bytes > 0)
                 .then(|| disk_usage as f64 / live_bytes as f64),

@@ -134,11 +134,28 @@ pub fn throughput_table(reports: &[PhaseReport]) -> String {
     })
 }
 
-/// Write amplification, bytes read from disk per operation, and space amplification.
+/// Write amplification, bytes read from disk per operation, and space amplification. Where
+/// an engine has no figures of its own (a peer), the device's stand in, marked "(dev)".
 pub fn amplification_table(reports: &[PhaseReport]) -> String {
     grid(reports, |r| {
-        let w = r.write_amp.map_or("-".into(), |w| format!("{w:.1}"));
-        let rd = r.read_bytes_per_op.map_or("-".into(), bytes);
+        let dev_w = r
+            .dev_write_bytes
+            .filter(|_| r.user_bytes_written > 0)
+            .map(|d| format!("{:.1} (dev)", d as f64 / r.user_bytes_written as f64));
+        let dev_r = r
+            .dev_read_bytes
+            .filter(|_| r.ops > 0)
+            .map(|d| format!("{} (dev)", bytes(d as f64 / r.ops as f64)));
+        let w = r
+            .write_amp
+            .map(|w| format!("{w:.1}"))
+            .or(dev_w)
+            .unwrap_or_else(|| "-".into());
+        let rd = r
+            .read_bytes_per_op
+            .map(bytes)
+            .or(dev_r)
+            .unwrap_or_else(|| "-".into());
         let s = r.space_amp.map_or("-".into(), |s| format!("{s:.2}"));
         format!("W {w} · R {rd} · S {s}")
     })
@@ -183,6 +200,24 @@ mod tests {
             lines[3]
         );
         assert!(amplification_table(&reports).contains("W 2.0 · R - · S -"));
+    }
+
+    #[test]
+    fn a_peer_shows_the_devices_figures() {
+        let peer = PhaseReport {
+            engine: "lmdb".into(),
+            phase: "fillrandom".into(),
+            ops: 1000,
+            user_bytes_written: 1000,
+            dev_write_bytes: Some(2500),
+            dev_read_bytes: Some(4_096_000),
+            ..PhaseReport::default()
+        };
+        let table = amplification_table(&[peer]);
+        assert!(
+            table.contains("W 2.5 (dev) · R 4.1 KB (dev) · S -"),
+            "{table}"
+        );
     }
 
     #[test]

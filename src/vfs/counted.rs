@@ -175,6 +175,10 @@ impl Vfs for Counted {
     fn evict_cache(&self, dir: &Path) -> Result<()> {
         self.inner.evict_cache(dir)
     }
+
+    fn is_os_fs(&self) -> bool {
+        self.inner.is_os_fs()
+    }
 }
 
 #[derive(Debug)]

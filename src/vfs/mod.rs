@@ -211,6 +211,12 @@ pub trait Vfs: Send + Sync + fmt::Debug {
     /// Drops the operating system's cached pages of every file in `dir`, so that the next
     /// reads come from the device. A no-op where there is no such cache.
     fn evict_cache(&self, dir: &Path) -> Result<()>;
+
+    /// True when this file system's paths are the operating system's own, so that code
+    /// outside the Vfs (a production engine run as a peer) may open files under them.
+    fn is_os_fs(&self) -> bool {
+        false
+    }
 }
 
 /// The total size in bytes of the files in `dir` and its subdirectories. A file removed

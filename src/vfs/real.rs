@@ -168,6 +168,10 @@ impl Vfs for RealFs {
         }
         Ok(())
     }
+
+    fn is_os_fs(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug)]

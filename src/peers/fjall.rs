@@ -1,0 +1,115 @@
+//! [`Fjall`] ("fjall"): fjall, an LSM tree in Rust, behind the trait.
+//!
+//! The store is one fjall database in the subdirectory `fjall/` with one keyspace. A batch
+//! is one fjall write batch, committed with `PersistMode::SyncData` under
+//! `Durability::Sync`; a scan iterates a snapshot taken when it starts. Everything else
+//! (memtable size, block cache, compaction, compression) is fjall's default. `settle()`
+//! waits until fjall has no flush and no compaction running.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
+
+use super::{OrPeerError, claim};
+use crate::error::Result;
+use crate::identity::StoreDir;
+use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::vfs::{self, Vfs};
+
+const NAME: &str = "fjall";
+
+/// fjall as a peer.
+pub struct Fjall {
+    db: Database,
+    keyspace: Keyspace,
+    dir: PathBuf,
+    vfs: Arc<dyn Vfs>,
+    durability: Durability,
+    /// Held for the store's lifetime: the directory's lock.
+    _claim: StoreDir,
+}
+
+impl Fjall {
+    /// Opens (creating if `dir` is missing or empty) a fjall store in `dir`.
+    pub fn open(dir: &Path, options: Options) -> Result<Fjall> {
+        let claim = claim(NAME, dir, &options)?;
+        let db = Database::builder(dir.join("fjall")).open().or_peer(NAME)?;
+        let keyspace = db
+            .keyspace("kv", KeyspaceCreateOptions::default)
+            .or_peer(NAME)?;
+        Ok(Fjall {
+            db,
+            keyspace,
+            dir: dir.to_path_buf(),
+            vfs: Arc::clone(&options.vfs),
+            durability: options.durability,
+            _claim: claim,
+        })
+    }
+}
+
+impl KvStore for Fjall {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let value = self.keyspace.get(key).or_peer(NAME)?;
+        Ok(value.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let persist = match self.durability {
+            Durability::Sync => Some(PersistMode::SyncData),
+            Durability::Buffered => None,
+        };
+        let mut commit = self.db.batch().durability(persist);
+        for op in batch.iter() {
+            match op {
+                BatchOp::Put { key, value } => commit.insert(&self.keyspace, key, value),
+                BatchOp::Delete { key } => commit.remove(&self.keyspace, key),
+            }
+        }
+        commit.commit().or_peer(NAME)
+    }
+
+    fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
+        if range.is_empty() {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let (start, end): (Bound<&[u8]>, Bound<&[u8]>) = range.as_slices();
+        let pairs = self
+            .db
+            .snapshot()
+            .range::<&[u8], _>(&self.keyspace, (start, end));
+        Ok(Box::new(pairs.map(|guard| {
+            let (k, v) = guard.into_inner().or_peer(NAME)?;
+            Ok((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
+        })))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.db.persist(PersistMode::SyncData).or_peer(NAME)
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.db.persist(PersistMode::SyncData).or_peer(NAME)?;
+        // fjall offers no wait; poll until its background work is done.
+        while self.db.outstanding_flushes() > 0 || self.db.active_compactions() > 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        Stats::default()
+    }
+
+    fn disk_usage(&self) -> Result<u64> {
+        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+    }
+}

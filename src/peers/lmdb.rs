@@ -1,0 +1,178 @@
+//! [`Lmdb`] ("lmdb"): LMDB, the copy-on-write B+tree read through a memory map, behind
+//! the trait (through the `heed` bindings).
+//!
+//! The store is one LMDB environment in the subdirectory `lmdb/`, with its unnamed
+//! database of byte keys and byte values. A batch is one write transaction; a get is one
+//! read transaction; a scan holds one read transaction (its snapshot) for its whole life.
+//! The map is sized far beyond any benchmark (it is address space, not memory).
+//! `Durability::Buffered` opens the environment with `MDB_NOSYNC` and makes `sync()` an
+//! `mdb_env_sync`.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use heed::types::Bytes as Raw;
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
+
+use super::{OrPeerError, claim};
+use crate::error::{Error, Result};
+use crate::identity::StoreDir;
+use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
+use crate::vfs::{self, Vfs};
+
+const NAME: &str = "lmdb";
+
+/// The map's size: the most the environment can ever hold.
+const MAP_SIZE: usize = 1 << 40;
+
+/// LMDB as a peer.
+pub struct Lmdb {
+    env: Env<WithoutTls>,
+    db: Database<Raw, Raw>,
+    dir: PathBuf,
+    vfs: Arc<dyn Vfs>,
+    /// Held for the store's lifetime: the directory's lock.
+    _claim: StoreDir,
+}
+
+impl Lmdb {
+    /// Opens (creating if `dir` is missing or empty) an LMDB store in `dir`.
+    pub fn open(dir: &Path, options: Options) -> Result<Lmdb> {
+        let claim = claim(NAME, dir, &options)?;
+        let env_dir = dir.join("lmdb");
+        std::fs::create_dir_all(&env_dir).map_err(|e| Error::io("mkdir", &env_dir, e))?;
+        let mut open = EnvOpenOptions::new().read_txn_without_tls();
+        open.map_size(MAP_SIZE).max_dbs(1);
+        if options.durability == Durability::Buffered {
+            // SAFETY: NOSYNC only delays durability to `sync()`, which is the contract of
+            // Buffered; the environment stays consistent after a crash (LMDB's own docs).
+            unsafe { open.flags(EnvFlags::NO_SYNC) };
+        }
+        // SAFETY: the directory is ours (claimed above, under its lock), so no other
+        // process maps or truncates these files while the environment is open.
+        let env = unsafe { open.open(&env_dir) }.or_peer(NAME)?;
+        let mut txn = env.write_txn().or_peer(NAME)?;
+        let db = env.create_database(&mut txn, None).or_peer(NAME)?;
+        txn.commit().or_peer(NAME)?;
+        Ok(Lmdb {
+            env,
+            db,
+            dir: dir.to_path_buf(),
+            vfs: Arc::clone(&options.vfs),
+            _claim: claim,
+        })
+    }
+}
+
+/// A scan: its own read transaction (the snapshot), read in chunks of copied pairs.
+struct SnapshotScan {
+    txn: RoTxn<'static, WithoutTls>,
+    db: Database<Raw, Raw>,
+    next: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    buffer: VecDeque<(Bytes, Bytes)>,
+    done: bool,
+}
+
+impl SnapshotScan {
+    const CHUNK: usize = 256;
+
+    fn refill(&mut self) -> Result<()> {
+        let bounds = (as_slice(&self.next), as_slice(&self.end));
+        let pairs = self.db.range(&self.txn, &bounds).or_peer(NAME)?;
+        for pair in pairs.take(Self::CHUNK) {
+            let (k, v) = pair.or_peer(NAME)?;
+            self.buffer
+                .push_back((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
+        }
+        match self.buffer.back() {
+            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
+                self.next = Bound::Excluded(last.to_vec());
+            }
+            _ => self.done = true,
+        }
+        Ok(())
+    }
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_slice()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+impl Iterator for SnapshotScan {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buffer.is_empty() && !self.done {
+            if let Err(e) = self.refill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+}
+
+impl KvStore for Lmdb {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let txn = self.env.read_txn().or_peer(NAME)?;
+        let value = self.db.get(&txn, key).or_peer(NAME)?;
+        Ok(value.map(Bytes::copy_from_slice))
+    }
+
+    fn write(&self, batch: &WriteBatch) -> Result<()> {
+        let mut txn = self.env.write_txn().or_peer(NAME)?;
+        for op in batch.iter() {
+            match op {
+                BatchOp::Put { key, value } => self.db.put(&mut txn, key, value).or_peer(NAME)?,
+                BatchOp::Delete { key } => {
+                    self.db.delete(&mut txn, key).or_peer(NAME)?;
+                }
+            }
+        }
+        txn.commit().or_peer(NAME)
+    }
+
+    fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
+        if range.is_empty() {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let txn = self.env.clone().static_read_txn().or_peer(NAME)?;
+        Ok(Box::new(SnapshotScan {
+            txn,
+            db: self.db,
+            next: range.start,
+            end: range.end,
+            buffer: VecDeque::new(),
+            done: false,
+        }))
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.env.force_sync().or_peer(NAME)
+    }
+
+    fn settle(&self) -> Result<()> {
+        // LMDB does no background work.
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        Stats::default()
+    }
+
+    fn disk_usage(&self) -> Result<u64> {
+        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+    }
+}

@@ -1,0 +1,76 @@
+//! Production engines behind the same trait, so that one run measures kvlab's engines
+//! beside them: redb and LMDB (copy-on-write B+trees read through a map or a page cache)
+//! beside the B+tree, fjall (an LSM tree in Rust) beside the LSM tree.
+//!
+//! Each peer sits behind an optional cargo feature of its name (`redb`, `lmdb`, `fjall`;
+//! `peers` turns on all three), so the default build compiles none of them.
+//!
+//! What a peer is and is not:
+//! - It is the engine as it ships, with its defaults, at the durability asked for: a
+//!   `Durability::Sync` write commits with the engine's own durable commit (redb
+//!   `Immediate`, LMDB's synchronous commit, fjall `PersistMode::SyncData`).
+//! - Its files are the operating system's, not the Vfs's, so a peer opens only on a file
+//!   system whose paths are real ([`Vfs::is_os_fs`]) and cannot be crash-tested on a
+//!   `SimFs`. It claims its directory with kvlab's identity file like every engine, so
+//!   opening another engine's directory as a peer (or a peer's as an engine) is an error.
+//! - kvlab cannot count a peer's I/O: its [`Stats`](crate::Stats) hold the user counters
+//!   only, and the bench harness takes its write amplification and bytes read per get
+//!   from the device's own counters instead (see `PhaseReport::write_amp`).
+
+#[cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+use common::{OrPeerError, claim};
+
+#[cfg(feature = "fjall")]
+mod fjall;
+#[cfg(feature = "lmdb")]
+mod lmdb;
+#[cfg(feature = "redb")]
+mod redb;
+
+#[cfg(feature = "fjall")]
+pub use self::fjall::Fjall;
+#[cfg(feature = "lmdb")]
+pub use self::lmdb::Lmdb;
+#[cfg(feature = "redb")]
+pub use self::redb::Redb;
+
+/// What every peer shares: claiming its directory, and wrapping its errors.
+#[cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+mod common {
+    use std::fmt::Display;
+    use std::path::Path;
+
+    use crate::error::{Error, Result};
+    use crate::identity::{self, StoreDir};
+    use crate::kv::Options;
+
+    /// The version of the layout kvlab gives a peer's directory (the identity file, and the
+    /// peer's own files in it); the peer's file formats are its own.
+    const FORMAT: u32 = 1;
+
+    /// Claims `dir` for the peer `engine`: refuses a file system without real paths, another
+    /// engine's directory and a foreign one, exactly as kvlab's own engines do.
+    pub(super) fn claim(engine: &'static str, dir: &Path, options: &Options) -> Result<StoreDir> {
+        if !options.vfs.is_os_fs() {
+            return Err(Error::Unsupported(format!(
+                "{engine} is a production engine that does its own file I/O: it opens only on \
+                 the real file system, not on a simulated one"
+            )));
+        }
+        identity::claim(options.vfs.as_ref(), dir, engine, FORMAT)
+    }
+
+    /// Turns a peer's own error into [`Error::Peer`].
+    pub(super) trait OrPeerError<T> {
+        fn or_peer(self, engine: &'static str) -> Result<T>;
+    }
+
+    impl<T, E: Display> OrPeerError<T> for std::result::Result<T, E> {
+        fn or_peer(self, engine: &'static str) -> Result<T> {
+            self.map_err(|e| Error::Peer {
+                engine,
+                detail: e.to_string(),
+            })
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The production peers (feature `peers`, or `redb`, `lmdb`, `fjall` one by one) through
+//! the trait, on a real directory: they do their own file I/O, so the SimFs kit's model and
+//! crash tests cannot run them. These check what the harness relies on: the same answers
+//! as the in-memory oracle across batches, deletes, scans and reopens; a scan's snapshot;
+//! the same refusals of foreign directories as kvlab's engines.
+#![cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+
+use kvlab::vfs::SimFs;
+use kvlab::{EngineKind, Error, KeyRange, KvStore, Options, WriteBatch};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn peers() -> impl Iterator<Item = EngineKind> {
+    EngineKind::ALL.iter().copied().filter(|k| k.is_peer())
+}
+
+fn open(kind: EngineKind, dir: &Path) -> Box<dyn KvStore> {
+    kvlab::open(kind, dir, Options::default()).unwrap_or_else(|e| panic!("{kind}: open: {e}"))
+}
+
+fn dump(store: &dyn KvStore, range: KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
+    store
+        .scan(range)
+        .unwrap()
+        .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<kvlab::Result<_>>()
+        .unwrap()
+}
+
+fn oracle_range(map: &BTreeMap<Vec<u8>, Vec<u8>>, range: &KeyRange) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if range.is_empty() {
+        return Vec::new();
+    }
+    map.range::<[u8], _>(range.as_slices())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn key(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    // A small key space, so that puts overwrite and deletes hit.
+    format!("key{:04}", rng.random_range(0..400u32)).into_bytes()
+}
+
+#[test]
+fn peers_agree_with_the_oracle_across_reopens() {
+    for kind in peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut oracle = BTreeMap::new();
+        let mut store = open(kind, &path);
+        for round in 0..60 {
+            let mut batch = WriteBatch::new();
+            for _ in 0..rng.random_range(1..40) {
+                let k = key(&mut rng);
+                if rng.random_bool(0.25) {
+                    batch.delete(&k);
+                    oracle.remove(&k);
+                } else {
+                    // Empty values are values; now and then one spans many pages.
+                    let len = match rng.random_range(0..20) {
+                        0 => 0,
+                        1 => 300_000,
+                        _ => rng.random_range(1..200),
+                    };
+                    let v: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                    batch.put(&k, &v);
+                    oracle.insert(k, v);
+                }
+            }
+            store.write(&batch).unwrap();
+            for _ in 0..20 {
+                let k = key(&mut rng);
+                let got = store.get(&k).unwrap().map(|v| v.to_vec());
+                assert_eq!(got, oracle.get(&k).cloned(), "{kind}: get, round {round}");
+            }
+            let (a, b) = (key(&mut rng), key(&mut rng));
+            let range = KeyRange::new(Bound::Included(a), Bound::Excluded(b));
+            assert_eq!(
+                dump(store.as_ref(), range.clone()),
+                oracle_range(&oracle, &range),
+                "{kind}: scan, round {round}"
+            );
+            if round % 20 == 19 {
+                drop(store);
+                store = open(kind, &path);
+            }
+        }
+        store.settle().unwrap();
+        let all: Vec<_> = oracle.into_iter().collect();
+        assert_eq!(
+            dump(store.as_ref(), KeyRange::all()),
+            all,
+            "{kind}: full scan"
+        );
+        assert!(store.disk_usage().unwrap() > 0, "{kind}: disk usage");
+    }
+}
+
+#[test]
+fn a_peer_scan_keeps_its_snapshot() {
+    for kind in peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(kind, &dir.path().join("store"));
+        let mut batch = WriteBatch::new();
+        for i in 0..1000u32 {
+            batch.put(format!("k{i:05}").as_bytes(), b"old");
+        }
+        store.write(&batch).unwrap();
+        let mut scan = store.scan(KeyRange::all()).unwrap();
+        let first = scan.next().unwrap().unwrap();
+        let mut batch = WriteBatch::new();
+        for i in 0..1000u32 {
+            batch.put(format!("k{i:05}").as_bytes(), b"new");
+        }
+        batch.put(b"z-added", b"new");
+        store.write(&batch).unwrap();
+        let rest: Vec<_> = scan.map(|p| p.unwrap()).collect();
+        assert_eq!(first.1.as_ref(), b"old", "{kind}");
+        assert_eq!(rest.len(), 999, "{kind}: the scan saw a later write");
+        assert!(rest.iter().all(|(_, v)| v.as_ref() == b"old"), "{kind}");
+        assert_eq!(store.get(b"k00000").unwrap().as_deref(), Some(&b"new"[..]));
+    }
+}
+
+#[test]
+fn peers_refuse_what_kvlab_engines_refuse() {
+    for kind in peers() {
+        // A simulated file system has no real paths for the peer's own I/O.
+        let sim = Options::with_vfs(Arc::new(SimFs::new()));
+        match kvlab::open(kind, "/db".as_ref(), sim) {
+            Err(Error::Unsupported(_)) => {}
+            other => panic!("{kind} on SimFs gave {:?}", other.map(|_| ())),
+        }
+
+        // Another program's directory, untouched.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("data.db"), b"SQLite format 3\0").unwrap();
+        match kvlab::open(kind, dir.path(), Options::default()) {
+            Err(Error::NotAStore { .. }) => {}
+            other => panic!("{kind} on a foreign dir gave {:?}", other.map(|_| ())),
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{kind} touched a foreign directory");
+
+        // A kvlab engine's store, and the other way round.
+        let dir = tempfile::tempdir().unwrap();
+        let lsm = dir.path().join("lsm");
+        drop(open(EngineKind::Lsm, &lsm));
+        match kvlab::open(kind, &lsm, Options::default()) {
+            Err(Error::WrongEngine { found, .. }) => assert_eq!(found, "lsm"),
+            other => panic!("{kind} on an lsm store gave {:?}", other.map(|_| ())),
+        }
+        let peer = dir.path().join("peer");
+        drop(open(kind, &peer));
+        match kvlab::open(EngineKind::BTree, &peer, Options::default()) {
+            Err(Error::WrongEngine { found, .. }) => assert_eq!(found, kind.name()),
+            other => panic!("btree on a {kind} store gave {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[test]
+fn the_front_checks_a_peers_input() {
+    for kind in peers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(kind, &dir.path().join("store"));
+        assert!(matches!(
+            store.put(b"", b"v"),
+            Err(Error::InvalidArgument(_))
+        ));
+        let long_key = vec![1u8; kvlab::MAX_KEY_LEN + 1];
+        let mut batch = WriteBatch::new();
+        batch.put(b"good", b"v").put(&long_key, b"v");
+        assert!(matches!(
+            store.write(&batch),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert_eq!(store.get(b"good").unwrap(), None, "{kind}: half a batch");
+    }
+}
