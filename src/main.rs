@@ -338,7 +338,8 @@ fn compare(args: CompareArgs) -> CliResult {
     println!(
         "W = bytes the engine wrote / bytes the user wrote; R = bytes read from disk per \
          operation; S = bytes on disk / live key+value bytes; \"-\" = no disk (mem) or \
-         nothing to divide by. A batch of {} is one call in write phases.",
+         nothing to divide by; \"(dev)\" = the device's counters, for a peer whose I/O \
+         kvlab cannot count. A batch of {} is one call in write phases.",
         config.batch
     );
     Ok(())

@@ -83,7 +83,8 @@ pub fn section(reports: &[PhaseReport], p: &Provenance, plots: &[(String, PathBu
         out,
         "W = engine bytes written / user bytes written; R = bytes read from disk per \
          operation; S = bytes on disk / live key+value bytes; \"-\" = no disk (mem) or \
-         nothing to divide by.\n"
+         nothing to divide by; \"(dev)\" = the device's counters, for a peer whose I/O \
+         kvlab cannot count.\n"
     );
     let _ = write!(out, "{END}");
     out
