@@ -204,14 +204,6 @@ impl PageRead for View<'_> {
         self.shared.pager.lend(map, n)
     }
 
-    fn warm(&self, n: u64) {
-        // Warming the file's page when the WAL holds a newer image costs a little
-        // bandwidth, not a wrong answer: no index lookup.
-        if let Some(map) = &self.snap.map {
-            self.shared.pager.warm(map, n);
-        }
-    }
-
     fn prefetch(&self, n: u64) {
         let index = self.shared.index.read();
         let in_wal =

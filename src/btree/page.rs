@@ -214,6 +214,20 @@ pub fn prefetch_lines(data: &[u8]) {
     let _ = data;
 }
 
+/// Reads one byte of every cache line of `data` now, in one burst: the misses overlap, and
+/// each line is in cache when the page's cells are met later in whatever order. (Here a
+/// real load beats [`prefetch_lines`] for a page not read before: a scan that prefetched
+/// the next leaf as it entered a leaf ran at 3.5M–6.1M keys/s, one that loads each leaf's
+/// lines as it enters it at 5.2M–7.6M, in alternating runs.)
+#[inline]
+pub fn load_lines(data: &[u8]) {
+    let mut fold = 0u8;
+    for at in (0..data.len()).step_by(64) {
+        fold ^= data[at];
+    }
+    std::hint::black_box(fold);
+}
+
 /// Bytes a page can be read from: a [`PageBuf`], or a borrowed slice (a mapped page read
 /// in place, or a view of another page).
 pub trait PageBytes: std::ops::Deref<Target = [u8]> {

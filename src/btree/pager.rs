@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
-use super::page::{self, MAX_PAGE, MIN_PAGE, Page, PageBuf};
+use super::page::{MAX_PAGE, MIN_PAGE, Page, PageBuf};
 use super::wal;
 use crate::error::{Error, Result};
 use crate::vfs::VfsFile;
@@ -568,13 +568,6 @@ impl Pager {
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run).
     pub fn write_db_at(&self, first: u64, pages: &[u8]) -> Result<()> {
         self.db.write_at(pages, first * self.page_size as u64)
-    }
-
-    /// Asks the CPU to start loading page `n` from `mapped` (see [`page::prefetch_lines`]).
-    pub(super) fn warm(&self, mapped: &Mapped, n: u64) {
-        if let Some(bytes) = mapped.page_bytes(n, self.page_size) {
-            page::prefetch_lines(bytes);
-        }
     }
 
     /// Asks the file system to start reading page `n` of the database file.

@@ -33,9 +33,6 @@ pub trait PageRead {
     fn read(&self, n: u64) -> Result<Arc<Page>>;
     /// Tells the source that page `n` will be read soon (a hint; the default ignores it).
     fn prefetch(&self, _n: u64) {}
-    /// Tells the source that page `n` is read next: a source that holds the page in memory
-    /// brings its bytes toward the CPU (a hint; the default ignores it).
-    fn warm(&self, _n: u64) {}
 
     /// Page `n` without putting it in a cache: for a writer about to copy and change it,
     /// or a scan passing through (which would push the hot pages out).
@@ -1020,10 +1017,9 @@ impl Cursor {
             } else {
                 self.parent = None;
             }
-            if page.link() != 0 {
-                // Its bytes arrive while this leaf's pairs are handed out.
-                src.warm(page.link());
-            }
+            // Its cells are met in slot order, which jumps about the page: fetch all of its
+            // lines at once, so that their misses overlap rather than follow one another.
+            page::load_lines(&page.data);
             self.leaf = Some(page);
         }
     }
