@@ -237,6 +237,10 @@ pub enum EngineKind {
     /// `lmdb`).
     #[cfg(feature = "lmdb")]
     Lmdb,
+    /// SQLite in WAL mode, a production B-tree updated in place behind a log of page
+    /// images, as a peer (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    Sqlite,
     /// fjall, a production LSM tree, as a peer (feature `fjall`).
     #[cfg(feature = "fjall")]
     Fjall,
@@ -252,6 +256,8 @@ impl EngineKind {
         EngineKind::Redb,
         #[cfg(feature = "lmdb")]
         EngineKind::Lmdb,
+        #[cfg(feature = "sqlite")]
+        EngineKind::Sqlite,
         #[cfg(feature = "fjall")]
         EngineKind::Fjall,
     ];
@@ -266,6 +272,8 @@ impl EngineKind {
             EngineKind::Redb => "redb",
             #[cfg(feature = "lmdb")]
             EngineKind::Lmdb => "lmdb",
+            #[cfg(feature = "sqlite")]
+            EngineKind::Sqlite => "sqlite",
             #[cfg(feature = "fjall")]
             EngineKind::Fjall => "fjall",
         }
@@ -328,6 +336,10 @@ pub fn open(kind: EngineKind, dir: &Path, options: Options) -> Result<Box<dyn Kv
         )?))),
         #[cfg(feature = "lmdb")]
         EngineKind::Lmdb => Ok(Box::new(Checked::new(crate::peers::Lmdb::open(
+            dir, options,
+        )?))),
+        #[cfg(feature = "sqlite")]
+        EngineKind::Sqlite => Ok(Box::new(Checked::new(crate::peers::Sqlite::open(
             dir, options,
         )?))),
         #[cfg(feature = "fjall")]

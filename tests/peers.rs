@@ -1,9 +1,14 @@
-//! The production peers (feature `peers`, or `redb`, `lmdb`, `fjall` one by one) through
+//! The production peers (feature `peers`, or `redb`, `lmdb`, `sqlite`, `fjall` one by one) through
 //! the trait, on a real directory: they do their own file I/O, so the SimFs kit's model and
 //! crash tests cannot run them. These check what the harness relies on: the same answers
 //! as the in-memory oracle across batches, deletes, scans and reopens; a scan's snapshot;
 //! the same refusals of foreign directories as kvlab's engines.
-#![cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+#![cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

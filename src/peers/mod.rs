@@ -1,23 +1,32 @@
 //! Production engines behind the same trait, so that one run measures kvlab's engines
-//! beside them: redb and LMDB (copy-on-write B+trees read through a map or a page cache)
-//! beside the B+tree, fjall (an LSM tree in Rust) beside the LSM tree.
+//! beside them: redb and LMDB (copy-on-write B+trees) and SQLite (a B-tree updated in
+//! place behind a WAL, as kvlab's is) beside the B+tree; fjall (an LSM tree in Rust)
+//! beside the LSM tree.
 //!
-//! Each peer sits behind an optional cargo feature of its name (`redb`, `lmdb`, `fjall`;
-//! `peers` turns on all three), so the default build compiles none of them.
+//! Each peer sits behind an optional cargo feature of its name (`redb`, `lmdb`, `sqlite`,
+//! `fjall`; `peers` turns on all four), so the default build compiles none of them.
 //!
 //! What a peer is and is not:
 //! - It is the engine as it ships, with its defaults, at the durability asked for: a
 //!   `Durability::Sync` write commits with the engine's own durable commit (redb
-//!   `Immediate`, LMDB's synchronous commit, fjall `PersistMode::SyncData`).
+//!   `Immediate`, LMDB's synchronous commit, SQLite `synchronous=FULL`, fjall
+//!   `PersistMode::SyncData`).
 //! - Its files are the operating system's, not the Vfs's, so a peer opens only on a file
-//!   system whose paths are real ([`Vfs::is_os_fs`]) and cannot be crash-tested on a
-//!   `SimFs`. It claims its directory with kvlab's identity file like every engine, so
-//!   opening another engine's directory as a peer (or a peer's as an engine) is an error.
+//!   system whose paths are real ([`Vfs::is_os_fs`](crate::vfs::Vfs::is_os_fs)) and
+//!   cannot be crash-tested on a `SimFs`. It claims its directory with kvlab's identity
+//!   file like every engine, so opening another engine's directory as a peer (or a
+//!   peer's as an engine) is an error.
 //! - kvlab cannot count a peer's I/O: its [`Stats`](crate::Stats) hold the user counters
-//!   only, and the bench harness takes its write amplification and bytes read per get
-//!   from the device's own counters instead (see `PhaseReport::write_amp`).
+//!   only; its reports carry no write amplification or bytes read of its own (null, as
+//!   DESIGN §5 says of figures an engine does not have), and the tables show the device's
+//!   counters in their place.
 
-#[cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
 use common::{OrPeerError, claim};
 
 #[cfg(feature = "fjall")]
@@ -26,6 +35,8 @@ mod fjall;
 mod lmdb;
 #[cfg(feature = "redb")]
 mod redb;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 #[cfg(feature = "fjall")]
 pub use self::fjall::Fjall;
@@ -33,9 +44,16 @@ pub use self::fjall::Fjall;
 pub use self::lmdb::Lmdb;
 #[cfg(feature = "redb")]
 pub use self::redb::Redb;
+#[cfg(feature = "sqlite")]
+pub use self::sqlite::Sqlite;
 
 /// What every peer shares: claiming its directory, and wrapping its errors.
-#[cfg(any(feature = "redb", feature = "lmdb", feature = "fjall"))]
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
 mod common {
     use std::fmt::Display;
     use std::path::Path;
