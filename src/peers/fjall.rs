@@ -9,18 +9,21 @@
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
 use super::{OrPeerError, claim};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::identity::StoreDir;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 use crate::vfs::{self, Vfs};
 
 const NAME: &str = "fjall";
+
+/// The longest `settle()` waits for fjall's flushes and compactions.
+const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 
 /// fjall as a peer.
 pub struct Fjall {
@@ -98,8 +101,16 @@ impl KvStore for Fjall {
 
     fn settle(&self) -> Result<()> {
         self.db.persist(PersistMode::SyncData).or_peer(NAME)?;
-        // fjall offers no wait; poll until its background work is done.
+        // fjall offers no wait; poll until its background work is done, or give up (a
+        // stuck worker would otherwise hang the caller).
+        let started = Instant::now();
         while self.db.outstanding_flushes() > 0 || self.db.active_compactions() > 0 {
+            if started.elapsed() > SETTLE_LIMIT {
+                return Err(Error::Peer {
+                    engine: NAME,
+                    detail: format!("background work still running after {SETTLE_LIMIT:?}"),
+                });
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(())
