@@ -476,11 +476,17 @@ impl BTree {
             // Runs of neighbouring pages go down in one write.
             let mut run: Vec<u8> = Vec::new();
             let mut run_start = 0;
+            let wal = pager.map_wal()?;
             for (i, &(n, offset)) in newest.iter().enumerate() {
                 if run.is_empty() {
                     run_start = n;
                 }
-                run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data[..]);
+                match &wal {
+                    Some(wal) => pager.copy_wal_image(wal, offset, n, &mut run)?,
+                    None => {
+                        run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data[..])
+                    }
+                }
                 let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
                 if !next_follows || run.len() >= 1 << 20 {
                     pager.write_db_at(run_start, &run)?;

@@ -557,6 +557,39 @@ impl Pager {
         Page::decode_at(n, data, &self.wal_path, offset)
     }
 
+    /// The WAL file mapped as it is now, if the file system can map it: a checkpoint
+    /// copies its images out of this rather than reading each with a call of its own. The
+    /// caller holds the writer, so nothing writes the file while the map is read.
+    pub fn map_wal(&self) -> Result<Option<Bytes>> {
+        self.wal.map()
+    }
+
+    /// Appends to `out` page `n` rebuilt from its image at `offset` of the mapped WAL
+    /// `wal`, its checksum checked.
+    pub fn copy_wal_image(&self, wal: &[u8], offset: u64, n: u64, out: &mut Vec<u8>) -> Result<()> {
+        let bad = |detail: &str| {
+            Error::corruption(
+                &self.wal_path,
+                offset,
+                format!("page {n}'s image: {detail}"),
+            )
+        };
+        let image = usize::try_from(offset)
+            .ok()
+            .and_then(|at| wal.get(at..))
+            .ok_or_else(|| bad("past the end of the log"))?;
+        let at = out.len();
+        out.resize(at + self.page_size, 0);
+        let number = wal::decode_image_into(image, &mut out[at..])
+            .ok_or_else(|| bad("malformed or cut short"))?;
+        if number != n {
+            return Err(bad(&format!("the image there is of page {number}")));
+        }
+        let page = Page::from_bytes(n, &out[at..], &self.wal_path, offset, true)?;
+        self.wal.record_mapped_read(wal::image_len(&page));
+        Ok(())
+    }
+
     /// Puts an image just appended to the WAL into the pool.
     pub fn cache_wal(&self, generation: u64, offset: u64, mut page: Arc<Page>) {
         if let Some(p) = Arc::get_mut(&mut page) {

@@ -37,7 +37,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::page::Page;
+use super::page::{Page, PageBytes};
 use super::pager::{DbHeader, HEADER_LEN};
 use crate::error::Result;
 use crate::lsm::coding::Reader;
@@ -52,6 +52,15 @@ pub const IMAGE_HEADER: usize = 8 + 4 + 4;
 /// Rebuilds a page from the image at the start of `bytes` (which may run on past it);
 /// `None` if the image is malformed or cut short.
 pub fn decode_image(bytes: &[u8], page_size: usize) -> Option<(u64, Vec<u8>)> {
+    let mut data = vec![0u8; page_size];
+    let number = decode_image_into(bytes, &mut data)?;
+    Some((number, data))
+}
+
+/// [`decode_image`] into `page` (a page's worth of bytes, the hole zeroed here); returns
+/// the page number.
+pub fn decode_image_into(bytes: &[u8], page: &mut [u8]) -> Option<u64> {
+    let page_size = page.len();
     let u32_at = |at: usize| -> Option<usize> {
         Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
     };
@@ -61,14 +70,14 @@ pub fn decode_image(bytes: &[u8], page_size: usize) -> Option<(u64, Vec<u8>)> {
         return None;
     }
     let kept = bytes.get(IMAGE_HEADER..IMAGE_HEADER + page_size - len)?;
-    let mut data = vec![0u8; page_size];
-    data[..start].copy_from_slice(&kept[..start]);
-    data[start + len..].copy_from_slice(&kept[start..]);
-    Some((number, data))
+    page[..start].copy_from_slice(&kept[..start]);
+    page[start..start + len].fill(0);
+    page[start + len..].copy_from_slice(&kept[start..]);
+    Some(number)
 }
 
 /// Bytes of `page`'s image (header included).
-pub fn image_len(page: &Page) -> usize {
+pub fn image_len<B: PageBytes>(page: &Page<B>) -> usize {
     IMAGE_HEADER + page.data.len() - page.hole().1
 }
 

@@ -251,7 +251,8 @@ impl VfsFile for RealFile {
         }
         // SAFETY: a mapping is only read where nothing writes: LSM tables are finished
         // before they are mapped and only ever unlinked (which keeps the pages); the
-        // B+tree maps its WAL only while recovery reads it, and its database file whose
+        // B+tree maps its WAL only while recovery or a checkpoint reads it (holding the
+        // writer, so nothing appends), and its database file whose
         // pages are overwritten only when no reader can hold them (see btree::pager).
         // No mapped file is truncated below what a reader holds.
         let map = unsafe { memmap2::Mmap::map(&self.file) }
