@@ -44,6 +44,77 @@ fn crash_mmap() {
     kit::crash::run(&btree_mmap(), CrashConfig::default(), 0..500).unwrap();
 }
 
+/// On a real disk, where the mmap read mode also reads the WAL's images through a
+/// standing mapping of the WAL (a `SimFs` cannot map so, and the kit runs on one): the
+/// answers of a B+tree on small pages and a small WAL, through many checkpoints and WAL
+/// cycles, a truncation by `settle` and a reopen, against an ordered map.
+#[test]
+fn mmap_reads_on_a_real_disk_agree_with_the_oracle() {
+    use kvlab::{KeyRange, Options, WriteBatch};
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let options = || Options {
+        btree: BTreeOptions {
+            mmap_reads: true,
+            ..BTreeOptions::tiny()
+        },
+        ..Options::default()
+    };
+    let open = || kvlab::open(EngineKind::BTree, &path, options()).unwrap();
+    let mut store = open();
+    let mut oracle = BTreeMap::new();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for round in 0..300u64 {
+        let mut batch = WriteBatch::new();
+        for _ in 0..1 + next() % 30 {
+            let key = format!("key{:05}", next() % 3000).into_bytes();
+            if next() % 5 == 0 {
+                batch.delete(&key);
+                oracle.remove(&key);
+            } else {
+                let value = vec![(next() % 251) as u8; (next() % 120) as usize];
+                batch.put(&key, &value);
+                oracle.insert(key, value);
+            }
+        }
+        store.write(&batch).unwrap();
+        for _ in 0..10 {
+            let key = format!("key{:05}", next() % 3000).into_bytes();
+            let got = store.get(&key).unwrap().map(|v| v.to_vec());
+            assert_eq!(got, oracle.get(&key).cloned(), "round {round}");
+        }
+        if round == 150 {
+            store.settle().unwrap();
+        }
+        if round == 220 {
+            drop(store);
+            store = open();
+        }
+    }
+    let all: Vec<(Vec<u8>, Vec<u8>)> = store
+        .scan(KeyRange::all())
+        .unwrap()
+        .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<kvlab::Result<_>>()
+        .unwrap();
+    assert_eq!(all, oracle.into_iter().collect::<Vec<_>>());
+    let stats = store.stats();
+    assert!(
+        stats.engine_counter("checkpoints").unwrap_or(0) > 0,
+        "the WAL went through checkpoints: {:?}",
+        stats.engine
+    );
+    store.check().unwrap();
+}
+
 #[test]
 fn readers_see_whole_batches_mmap() {
     kit::concurrent::run(&btree_mmap(), 300);

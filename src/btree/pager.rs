@@ -356,9 +356,22 @@ pub struct Pager {
     db_path: PathBuf,
     wal: Box<dyn VfsFile>,
     wal_path: PathBuf,
+    /// In the mmap read mode, a mapping of the WAL that follows it as it grows.
+    wal_window: RwLock<Option<WalWindow>>,
     page_size: usize,
     pool: Mutex<Pool>,
 }
+
+/// A standing mapping of the WAL for one cycle (`generation`): images are read out of it
+/// rather than by a call each. Within a cycle the WAL only grows, so what it shows at an
+/// offset of a committed record never changes; the next cycle takes a new one.
+struct WalWindow {
+    generation: u64,
+    bytes: Bytes,
+}
+
+/// The least address space a WAL window spans (it costs no memory until read).
+const WAL_WINDOW: u64 = 1 << 30;
 
 impl std::fmt::Debug for Pager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -386,6 +399,16 @@ pub fn read_header(file: &dyn VfsFile, path: &Path) -> Result<DbHeader> {
     DbHeader::decode(&head, path)
 }
 
+/// Where the image at `offset` of `wal` ends, if all of it lies inside `wal` (its header
+/// tells its length: a page less the hole it leaves out).
+fn image_end(wal: &[u8], offset: u64, page_size: usize) -> Option<usize> {
+    let at = usize::try_from(offset).ok()?;
+    let header = wal.get(at..at.checked_add(wal::IMAGE_HEADER)?)?;
+    let hole = u32::from_le_bytes(header[12..16].try_into().ok()?) as usize;
+    let end = at + wal::IMAGE_HEADER + page_size.checked_sub(hole)?;
+    (end <= wal.len()).then_some(end)
+}
+
 impl Pager {
     /// A pager over an open database file and a read handle on the WAL.
     pub fn new(
@@ -400,6 +423,7 @@ impl Pager {
             mmap_reads,
             db_path: db.path().to_path_buf(),
             wal_path: wal.path().to_path_buf(),
+            wal_window: RwLock::new(None),
             db,
             wal,
             page_size,
@@ -517,7 +541,7 @@ impl Pager {
         if let Some(page) = self.cached((generation, offset)) {
             return Ok(page);
         }
-        let mut page = self.load_wal(offset, n)?;
+        let mut page = self.load_wal(generation, offset, n)?;
         if keep {
             page.freeze();
         }
@@ -536,10 +560,15 @@ impl Pager {
         if let Some(page) = self.pool.lock().get((generation, offset)) {
             return Ok(page);
         }
-        Ok(Arc::new(self.load_wal(offset, n)?))
+        Ok(Arc::new(self.load_wal(generation, offset, n)?))
     }
 
-    fn load_wal(&self, offset: u64, n: u64) -> Result<Page> {
+    fn load_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Page> {
+        if self.mmap_reads
+            && let Some(page) = self.load_wal_mapped(generation, offset, n)?
+        {
+            return Ok(page);
+        }
         let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
         let got = self.wal.read_at(&mut buf, offset)?;
         let bad = |detail: &str| {
@@ -555,6 +584,52 @@ impl Pager {
             return Err(bad(&format!("the image there is of page {number}")));
         }
         Page::decode_at(n, data, &self.wal_path, offset)
+    }
+
+    /// Page `n` rebuilt from its image at `offset` of WAL cycle `generation`, read through
+    /// the standing window (taken anew for a new cycle, or when the image lies past it);
+    /// `None` where the file system cannot map so, or the image is past even a new window.
+    fn load_wal_mapped(&self, generation: u64, offset: u64, n: u64) -> Result<Option<Page>> {
+        let fits = |bytes: &Bytes| image_end(bytes, offset, self.page_size).is_some();
+        let bytes = match &*self.wal_window.read() {
+            Some(w) if w.generation == generation && fits(&w.bytes) => Some(w.bytes.clone()),
+            _ => None,
+        };
+        let bytes = match bytes {
+            Some(bytes) => bytes,
+            None => {
+                let span =
+                    WAL_WINDOW.max(2 * (offset + (wal::IMAGE_HEADER + self.page_size) as u64));
+                let Some(bytes) = self.wal.map_window(span)? else {
+                    return Ok(None);
+                };
+                *self.wal_window.write() = Some(WalWindow {
+                    generation,
+                    bytes: bytes.clone(),
+                });
+                if !fits(&bytes) {
+                    return Ok(None);
+                }
+                bytes
+            }
+        };
+        let at = offset as usize;
+        let end = image_end(&bytes, offset, self.page_size).unwrap_or(at);
+        let mut data = vec![0u8; self.page_size];
+        let bad = |detail: &str| {
+            Error::corruption(
+                &self.wal_path,
+                offset,
+                format!("page {n}'s image: {detail}"),
+            )
+        };
+        let number = wal::decode_image_into(&bytes[at..end], &mut data)
+            .ok_or_else(|| bad("malformed or cut short"))?;
+        if number != n {
+            return Err(bad(&format!("the image there is of page {number}")));
+        }
+        self.wal.record_mapped_read(end - at);
+        Page::decode_at(n, data, &self.wal_path, offset).map(Some)
     }
 
     /// The WAL file mapped as it is now, if the file system can map it: a checkpoint

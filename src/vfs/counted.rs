@@ -242,6 +242,10 @@ impl VfsFile for CountedFile {
         self.inner.map()
     }
 
+    fn map_window(&self, len: u64) -> Result<Option<bytes::Bytes>> {
+        self.inner.map_window(len)
+    }
+
     fn prefetch(&self, offset: u64, len: u64) {
         // Counted when the bytes are really read.
         self.inner.prefetch(offset, len);

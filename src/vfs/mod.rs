@@ -117,6 +117,15 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// A mapping of the file's first `len` bytes that follows the file as it grows: bytes
+    /// appended after the call are seen through it, and it may reach past the file's end.
+    /// Only bytes inside the file's length may be read, and only while nothing truncates
+    /// the file below them. `None` where the file system cannot map so (a `SimFs`, whose
+    /// "mappings" are copies).
+    fn map_window(&self, _len: u64) -> Result<Option<bytes::Bytes>> {
+        Ok(None)
+    }
+
     /// Tells the counters that `bytes` were read from this file's mapping (reads through a
     /// mapping make no Vfs call, yet are reads of the file all the same).
     fn record_mapped_read(&self, _bytes: usize) {}

@@ -262,6 +262,18 @@ impl VfsFile for RealFile {
         Ok(Some(bytes::Bytes::from_owner(map)))
     }
 
+    fn map_window(&self, len: u64) -> Result<Option<bytes::Bytes>> {
+        let len = usize::try_from(len.max(1))
+            .map_err(|_| Error::io("mmap", &self.path, std::io::ErrorKind::InvalidInput.into()))?;
+        // SAFETY: a shared mapping past the end of the file is allowed; the caller reads
+        // only bytes inside the file (the B+tree: committed WAL records, under the index
+        // lock that a checkpoint takes before it truncates or rewrites the file).
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
+            .map_err(|e| Error::io("mmap", &self.path, e))?;
+        let _ = map.advise(memmap2::Advice::Random);
+        Ok(Some(bytes::Bytes::from_owner(map)))
+    }
+
     fn prefetch(&self, offset: u64, len: u64) {
         // A hint: its failure changes nothing a reader sees, so it is ignored.
         // SAFETY: fadvise on a descriptor this file owns.
