@@ -9,7 +9,7 @@
 
 mod batch;
 mod checked;
-mod range;
+pub(crate) mod range;
 mod stats;
 
 use std::fmt;

@@ -7,18 +7,15 @@
 //! waits until fjall has no flush and no compaction running.
 
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use super::{OrPeerError, claim};
+use super::{OrPeerError, PeerDir};
 use crate::error::{Error, Result};
-use crate::identity::StoreDir;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
-use crate::vfs::{self, Vfs};
 
 const NAME: &str = "fjall";
 
@@ -29,17 +26,15 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 pub struct Fjall {
     db: Database,
     keyspace: Keyspace,
-    dir: PathBuf,
-    vfs: Arc<dyn Vfs>,
     durability: Durability,
-    /// Held for the store's lifetime: the directory's lock.
-    _claim: StoreDir,
+    /// The claimed directory (its lock held while the store is open).
+    home: PeerDir,
 }
 
 impl Fjall {
     /// Opens (creating if `dir` is missing or empty) a fjall store in `dir`.
     pub fn open(dir: &Path, options: Options) -> Result<Fjall> {
-        let claim = claim(NAME, dir, &options)?;
+        let home = PeerDir::claim(NAME, dir, &options)?;
         let db = Database::builder(dir.join("fjall")).open().or_peer(NAME)?;
         let keyspace = db
             .keyspace("kv", KeyspaceCreateOptions::default)
@@ -47,10 +42,8 @@ impl Fjall {
         Ok(Fjall {
             db,
             keyspace,
-            dir: dir.to_path_buf(),
-            vfs: Arc::clone(&options.vfs),
             durability: options.durability,
-            _claim: claim,
+            home,
         })
     }
 }
@@ -121,6 +114,6 @@ impl KvStore for Fjall {
     }
 
     fn disk_usage(&self) -> Result<u64> {
-        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+        self.home.disk_usage()
     }
 }

@@ -10,18 +10,16 @@
 
 use std::collections::VecDeque;
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use bytes::Bytes;
 use heed::types::Bytes as Raw;
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
-use super::{OrPeerError, claim};
+use super::{OrPeerError, PeerDir};
 use crate::error::{Error, Result};
-use crate::identity::StoreDir;
+use crate::kv::range::as_slice;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
-use crate::vfs::{self, Vfs};
 
 const NAME: &str = "lmdb";
 
@@ -32,16 +30,14 @@ const MAP_SIZE: usize = 1 << 40;
 pub struct Lmdb {
     env: Env<WithoutTls>,
     db: Database<Raw, Raw>,
-    dir: PathBuf,
-    vfs: Arc<dyn Vfs>,
-    /// Held for the store's lifetime: the directory's lock.
-    _claim: StoreDir,
+    /// The claimed directory (its lock held while the store is open).
+    home: PeerDir,
 }
 
 impl Lmdb {
     /// Opens (creating if `dir` is missing or empty) an LMDB store in `dir`.
     pub fn open(dir: &Path, options: Options) -> Result<Lmdb> {
-        let claim = claim(NAME, dir, &options)?;
+        let home = PeerDir::claim(NAME, dir, &options)?;
         let env_dir = dir.join("lmdb");
         std::fs::create_dir_all(&env_dir).map_err(|e| Error::io("mkdir", &env_dir, e))?;
         let mut open = EnvOpenOptions::new().read_txn_without_tls();
@@ -57,13 +53,7 @@ impl Lmdb {
         let mut txn = env.write_txn().or_peer(NAME)?;
         let db = env.create_database(&mut txn, None).or_peer(NAME)?;
         txn.commit().or_peer(NAME)?;
-        Ok(Lmdb {
-            env,
-            db,
-            dir: dir.to_path_buf(),
-            vfs: Arc::clone(&options.vfs),
-            _claim: claim,
-        })
+        Ok(Lmdb { env, db, home })
     }
 }
 
@@ -95,14 +85,6 @@ impl SnapshotScan {
             _ => self.done = true,
         }
         Ok(())
-    }
-}
-
-fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.as_slice()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 
@@ -173,6 +155,6 @@ impl KvStore for Lmdb {
     }
 
     fn disk_usage(&self) -> Result<u64> {
-        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+        self.home.disk_usage()
     }
 }

@@ -27,7 +27,7 @@
     feature = "sqlite",
     feature = "fjall"
 ))]
-use common::{OrPeerError, claim};
+use common::{OrPeerError, PeerDir};
 
 #[cfg(feature = "fjall")]
 mod fjall;
@@ -56,26 +56,51 @@ pub use self::sqlite::Sqlite;
 ))]
 mod common {
     use std::fmt::Display;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
 
     use crate::error::{Error, Result};
     use crate::identity::{self, StoreDir};
     use crate::kv::Options;
+    use crate::vfs::{self, Vfs};
 
     /// The version of the layout kvlab gives a peer's directory (the identity file, and the
     /// peer's own files in it); the peer's file formats are its own.
     const FORMAT: u32 = 1;
 
-    /// Claims `dir` for the peer `engine`: refuses a file system without real paths, another
-    /// engine's directory and a foreign one, exactly as kvlab's own engines do.
-    pub(super) fn claim(engine: &'static str, dir: &Path, options: &Options) -> Result<StoreDir> {
-        if !options.vfs.is_os_fs() {
-            return Err(Error::Unsupported(format!(
-                "{engine} is a production engine that does its own file I/O: it opens only on \
-                 the real file system, not on a simulated one"
-            )));
+    /// A peer's directory, claimed: the path, the file system it was claimed through (to
+    /// measure it), and the lock held for the store's lifetime.
+    pub(super) struct PeerDir {
+        dir: PathBuf,
+        vfs: Arc<dyn Vfs>,
+        _claim: StoreDir,
+    }
+
+    impl PeerDir {
+        /// Claims `dir` for the peer `engine`: refuses a file system without real paths,
+        /// another engine's directory and a foreign one, exactly as kvlab's own engines do.
+        pub(super) fn claim(
+            engine: &'static str,
+            dir: &Path,
+            options: &Options,
+        ) -> Result<PeerDir> {
+            if !options.vfs.is_os_fs() {
+                return Err(Error::Unsupported(format!(
+                    "{engine} is a production engine that does its own file I/O: it opens only on \
+                     the real file system, not on a simulated one"
+                )));
+            }
+            Ok(PeerDir {
+                _claim: identity::claim(options.vfs.as_ref(), dir, engine, FORMAT)?,
+                dir: dir.to_path_buf(),
+                vfs: Arc::clone(&options.vfs),
+            })
         }
-        identity::claim(options.vfs.as_ref(), dir, engine, FORMAT)
+
+        /// Bytes the store's files take now.
+        pub(super) fn disk_usage(&self) -> Result<u64> {
+            vfs::dir_size(self.vfs.as_ref(), &self.dir)
+        }
     }
 
     /// Turns a peer's own error into [`Error::Peer`].

@@ -6,17 +6,14 @@
 //! default size.
 
 use std::ops::Bound;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, TableDefinition};
 
-use super::{OrPeerError, claim};
+use super::{OrPeerError, PeerDir};
 use crate::error::Result;
-use crate::identity::StoreDir;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
-use crate::vfs::{self, Vfs};
 
 const NAME: &str = "redb";
 const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
@@ -24,24 +21,20 @@ const TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 /// redb as a peer.
 pub struct Redb {
     db: Database,
-    dir: PathBuf,
-    vfs: Arc<dyn Vfs>,
     durability: Durability,
-    /// Held for the store's lifetime: the directory's lock.
-    _claim: StoreDir,
+    /// The claimed directory (its lock held while the store is open).
+    home: PeerDir,
 }
 
 impl Redb {
     /// Opens (creating if `dir` is missing or empty) a redb store in `dir`.
     pub fn open(dir: &Path, options: Options) -> Result<Redb> {
-        let claim = claim(NAME, dir, &options)?;
+        let home = PeerDir::claim(NAME, dir, &options)?;
         let db = Database::create(dir.join("data.redb")).or_peer(NAME)?;
         let store = Redb {
             db,
-            dir: dir.to_path_buf(),
-            vfs: Arc::clone(&options.vfs),
             durability: options.durability,
-            _claim: claim,
+            home,
         };
         // Create the table once, so that readers never find it missing.
         store.commit(|_| Ok(()), redb::Durability::Immediate)?;
@@ -135,6 +128,6 @@ impl KvStore for Redb {
     }
 
     fn disk_usage(&self) -> Result<u64> {
-        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+        self.home.disk_usage()
     }
 }

@@ -13,17 +13,14 @@
 use std::collections::VecDeque;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{OrPeerError, claim};
+use super::{OrPeerError, PeerDir};
 use crate::error::Result;
-use crate::identity::StoreDir;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
-use crate::vfs::{self, Vfs};
 
 const NAME: &str = "sqlite";
 
@@ -33,16 +30,14 @@ pub struct Sqlite {
     /// Idle connections for gets and scans.
     readers: Mutex<Vec<Connection>>,
     file: PathBuf,
-    dir: PathBuf,
-    vfs: Arc<dyn Vfs>,
-    /// Held for the store's lifetime: the directory's lock.
-    _claim: StoreDir,
+    /// The claimed directory (its lock held while the store is open).
+    home: PeerDir,
 }
 
 impl Sqlite {
     /// Opens (creating if `dir` is missing or empty) a SQLite store in `dir`.
     pub fn open(dir: &Path, options: Options) -> Result<Sqlite> {
-        let claim = claim(NAME, dir, &options)?;
+        let home = PeerDir::claim(NAME, dir, &options)?;
         let file = dir.join("data.sqlite");
         let writer = connect(&file)?;
         let synchronous = match options.durability {
@@ -59,9 +54,7 @@ impl Sqlite {
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
             file,
-            dir: dir.to_path_buf(),
-            vfs: Arc::clone(&options.vfs),
-            _claim: claim,
+            home,
         })
     }
 
@@ -250,6 +243,6 @@ impl KvStore for Sqlite {
     }
 
     fn disk_usage(&self) -> Result<u64> {
-        vfs::dir_size(self.vfs.as_ref(), &self.dir)
+        self.home.disk_usage()
     }
 }
