@@ -571,6 +571,15 @@ impl Pager {
         }
         let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
         let got = self.wal.read_at(&mut buf, offset)?;
+        let mut data = vec![0u8; self.page_size];
+        self.rebuild_image(&buf[..got], offset, n, &mut data)?;
+        Page::from_bytes(n, data.into(), &self.wal_path, offset, false)
+    }
+
+    /// Rebuilds into `page` (a page's worth of bytes) page `n` from the image at the start
+    /// of `image`, read from `offset` of the WAL, and checks it: the image is of page `n`,
+    /// and the page's checksum and header hold. Returns the image's length in the log.
+    fn rebuild_image(&self, image: &[u8], offset: u64, n: u64, page: &mut [u8]) -> Result<usize> {
         let bad = |detail: &str| {
             Error::corruption(
                 &self.wal_path,
@@ -578,12 +587,13 @@ impl Pager {
                 format!("page {n}'s image: {detail}"),
             )
         };
-        let (number, data) = wal::decode_image(&buf[..got], self.page_size)
-            .ok_or_else(|| bad("malformed or cut short"))?;
+        let number =
+            wal::decode_image_into(image, page).ok_or_else(|| bad("malformed or cut short"))?;
         if number != n {
             return Err(bad(&format!("the image there is of page {number}")));
         }
-        Page::decode_at(n, data, &self.wal_path, offset)
+        let checked = Page::from_bytes(n, &*page, &self.wal_path, offset, true)?;
+        Ok(wal::image_len(&checked))
     }
 
     /// Page `n` rebuilt from its image at `offset` of WAL cycle `generation`, read through
@@ -613,23 +623,10 @@ impl Pager {
                 bytes
             }
         };
-        let at = offset as usize;
-        let end = image_end(&bytes, offset, self.page_size).unwrap_or(at);
         let mut data = vec![0u8; self.page_size];
-        let bad = |detail: &str| {
-            Error::corruption(
-                &self.wal_path,
-                offset,
-                format!("page {n}'s image: {detail}"),
-            )
-        };
-        let number = wal::decode_image_into(&bytes[at..end], &mut data)
-            .ok_or_else(|| bad("malformed or cut short"))?;
-        if number != n {
-            return Err(bad(&format!("the image there is of page {number}")));
-        }
-        self.wal.record_mapped_read(end - at);
-        Page::decode_at(n, data, &self.wal_path, offset).map(Some)
+        let len = self.rebuild_image(&bytes[offset as usize..], offset, n, &mut data)?;
+        self.wal.record_mapped_read(len);
+        Page::from_bytes(n, data.into(), &self.wal_path, offset, false).map(Some)
     }
 
     /// The WAL file mapped as it is now, if the file system can map it: a checkpoint
@@ -642,26 +639,20 @@ impl Pager {
     /// Appends to `out` page `n` rebuilt from its image at `offset` of the mapped WAL
     /// `wal`, its checksum checked.
     pub fn copy_wal_image(&self, wal: &[u8], offset: u64, n: u64, out: &mut Vec<u8>) -> Result<()> {
-        let bad = |detail: &str| {
-            Error::corruption(
-                &self.wal_path,
-                offset,
-                format!("page {n}'s image: {detail}"),
-            )
-        };
         let image = usize::try_from(offset)
             .ok()
             .and_then(|at| wal.get(at..))
-            .ok_or_else(|| bad("past the end of the log"))?;
+            .ok_or_else(|| {
+                Error::corruption(
+                    &self.wal_path,
+                    offset,
+                    format!("page {n}'s image: past the end of the log"),
+                )
+            })?;
         let at = out.len();
         out.resize(at + self.page_size, 0);
-        let number = wal::decode_image_into(image, &mut out[at..])
-            .ok_or_else(|| bad("malformed or cut short"))?;
-        if number != n {
-            return Err(bad(&format!("the image there is of page {number}")));
-        }
-        let page = Page::from_bytes(n, &out[at..], &self.wal_path, offset, true)?;
-        self.wal.record_mapped_read(wal::image_len(&page));
+        let len = self.rebuild_image(image, offset, n, &mut out[at..])?;
+        self.wal.record_mapped_read(len);
         Ok(())
     }
 
