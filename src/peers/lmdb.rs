@@ -16,9 +16,8 @@ use bytes::Bytes;
 use heed::types::Bytes as Raw;
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
-use super::{OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, OrPeerError, PeerDir};
 use crate::error::{Error, Result};
-use crate::kv::range::as_slice;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
 const NAME: &str = "lmdb";
@@ -57,48 +56,26 @@ impl Lmdb {
     }
 }
 
-/// A scan: its own read transaction (the snapshot), read in chunks of copied pairs.
-struct SnapshotScan {
+/// A scan's snapshot: its own read transaction.
+struct Snapshot {
     txn: RoTxn<'static, WithoutTls>,
     db: Database<Raw, Raw>,
-    next: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
-    buffer: VecDeque<(Bytes, Bytes)>,
-    done: bool,
 }
 
-impl SnapshotScan {
-    const CHUNK: usize = 256;
-
-    fn refill(&mut self) -> Result<()> {
-        let bounds = (as_slice(&self.next), as_slice(&self.end));
-        let pairs = self.db.range(&self.txn, &bounds).or_peer(NAME)?;
-        for pair in pairs.take(Self::CHUNK) {
+impl ChunkSource for Snapshot {
+    fn fetch(
+        &mut self,
+        from: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+        out: &mut VecDeque<(Bytes, Bytes)>,
+    ) -> Result<()> {
+        let pairs = self.db.range(&self.txn, &(from, end)).or_peer(NAME)?;
+        for pair in pairs.take(limit) {
             let (k, v) = pair.or_peer(NAME)?;
-            self.buffer
-                .push_back((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
-        }
-        match self.buffer.back() {
-            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
-                self.next = Bound::Excluded(last.to_vec());
-            }
-            _ => self.done = true,
+            out.push_back((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
         }
         Ok(())
-    }
-}
-
-impl Iterator for SnapshotScan {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffer.is_empty() && !self.done {
-            if let Err(e) = self.refill() {
-                self.done = true;
-                return Some(Err(e));
-            }
-        }
-        self.buffer.pop_front().map(Ok)
     }
 }
 
@@ -131,14 +108,8 @@ impl KvStore for Lmdb {
             return Ok(Box::new(std::iter::empty()));
         }
         let txn = self.env.clone().static_read_txn().or_peer(NAME)?;
-        Ok(Box::new(SnapshotScan {
-            txn,
-            db: self.db,
-            next: range.start,
-            end: range.end,
-            buffer: VecDeque::new(),
-            done: false,
-        }))
+        let snapshot = Snapshot { txn, db: self.db };
+        Ok(Box::new(ChunkedScan::new(snapshot, range)))
     }
 
     fn sync(&self) -> Result<()> {

@@ -21,6 +21,8 @@
 //!   DESIGN §5 says of figures an engine does not have), and the tables show the device's
 //!   counters in their place.
 
+#[cfg(any(feature = "lmdb", feature = "sqlite"))]
+use chunked::{ChunkSource, ChunkedScan};
 #[cfg(any(
     feature = "redb",
     feature = "lmdb",
@@ -29,6 +31,8 @@
 ))]
 use common::{OrPeerError, PeerDir};
 
+#[cfg(any(feature = "lmdb", feature = "sqlite"))]
+mod chunked;
 #[cfg(feature = "fjall")]
 mod fjall;
 #[cfg(feature = "lmdb")]

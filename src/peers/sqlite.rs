@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, OrPeerError, PeerDir};
 use crate::error::Result;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -95,38 +95,35 @@ fn connect(file: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// A scan: its own connection in a read transaction (the snapshot), read in chunks.
-struct SnapshotScan<'a> {
+/// A scan's snapshot: a connection of its own in a read transaction, handed back to the
+/// pool when the scan ends.
+struct Snapshot<'a> {
     store: &'a Sqlite,
     conn: Option<Connection>,
-    next: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
-    buffer: VecDeque<(Bytes, Bytes)>,
-    done: bool,
 }
 
-impl SnapshotScan<'_> {
-    const CHUNK: usize = 256;
-
-    fn refill(&mut self) -> Result<()> {
+impl ChunkSource for Snapshot<'_> {
+    fn fetch(
+        &mut self,
+        from: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+        out: &mut VecDeque<(Bytes, Bytes)>,
+    ) -> Result<()> {
         let Some(conn) = &self.conn else {
-            self.done = true;
             return Ok(());
         };
-        let (lower, low_key) = match &self.next {
-            Bound::Included(k) => ("k >= ?1", Some(k.as_slice())),
-            Bound::Excluded(k) => ("k > ?1", Some(k.as_slice())),
+        let (lower, low_key) = match from {
+            Bound::Included(k) => ("k >= ?1", Some(k)),
+            Bound::Excluded(k) => ("k > ?1", Some(k)),
             Bound::Unbounded => ("?1 IS NULL", None),
         };
-        let (upper, high_key) = match &self.end {
-            Bound::Included(k) => ("k <= ?2", Some(k.as_slice())),
-            Bound::Excluded(k) => ("k < ?2", Some(k.as_slice())),
+        let (upper, high_key) = match end {
+            Bound::Included(k) => ("k <= ?2", Some(k)),
+            Bound::Excluded(k) => ("k < ?2", Some(k)),
             Bound::Unbounded => ("?2 IS NULL", None),
         };
-        let sql = format!(
-            "SELECT k, v FROM kv WHERE {lower} AND {upper} ORDER BY k LIMIT {}",
-            Self::CHUNK
-        );
+        let sql = format!("SELECT k, v FROM kv WHERE {lower} AND {upper} ORDER BY k LIMIT {limit}");
         let mut statement = conn.prepare_cached(&sql).or_peer(NAME)?;
         let rows = statement
             .query_map(params![low_key, high_key], |row| {
@@ -135,33 +132,13 @@ impl SnapshotScan<'_> {
             .or_peer(NAME)?;
         for row in rows {
             let (k, v) = row.or_peer(NAME)?;
-            self.buffer.push_back((Bytes::from(k), Bytes::from(v)));
-        }
-        match self.buffer.back() {
-            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
-                self.next = Bound::Excluded(last.to_vec());
-            }
-            _ => self.done = true,
+            out.push_back((Bytes::from(k), Bytes::from(v)));
         }
         Ok(())
     }
 }
 
-impl Iterator for SnapshotScan<'_> {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffer.is_empty() && !self.done {
-            if let Err(e) = self.refill() {
-                self.done = true;
-                return Some(Err(e));
-            }
-        }
-        self.buffer.pop_front().map(Ok)
-    }
-}
-
-impl Drop for SnapshotScan<'_> {
+impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             // Ends the read transaction; a connection that cannot is dropped, not reused.
@@ -218,14 +195,11 @@ impl KvStore for Sqlite {
         let conn = self.reader()?;
         // The snapshot starts with the transaction's first read, before this returns.
         conn.execute_batch("BEGIN").or_peer(NAME)?;
-        let mut scan = SnapshotScan {
+        let snapshot = Snapshot {
             store: self,
             conn: Some(conn),
-            next: range.start,
-            end: range.end,
-            buffer: VecDeque::new(),
-            done: false,
         };
+        let mut scan = ChunkedScan::new(snapshot, range);
         scan.refill()?;
         Ok(Box::new(scan))
     }
