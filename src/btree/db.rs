@@ -220,7 +220,12 @@ impl PageRead for View<'_> {
 
 struct Writer {
     log: WalWriter,
+    /// The buffer commit records are encoded in, kept from one commit to the next.
+    record: Vec<u8>,
 }
+
+/// A record buffer grown past this by a huge commit is not kept for the next.
+const KEEP_RECORD_BUFFER: usize = 32 << 20;
 
 /// The B+tree engine.
 pub struct BTree {
@@ -332,7 +337,11 @@ impl BTree {
                     writer_file,
                     valid,
                     (opts.wal_limit / 8).clamp(4096, 1 << 20),
+                    // 512 KiB by default; 1 KiB at the tests' tiny sizes, so that their
+                    // crashes land among the pieces of a record too.
+                    (opts.wal_limit / 512).clamp(1 << 10, 512 << 10) as usize,
                 )?,
+                record: Vec::new(),
             }),
             opts,
             durability: options.durability,
@@ -371,23 +380,18 @@ impl BTree {
         dirty: IntMap<u64, Arc<Page>>,
     ) -> Result<()> {
         header.txn += 1;
-        let mut pages: Vec<Arc<Page>> = dirty
-            .into_values()
-            .map(|mut page| {
-                let p = Arc::make_mut(&mut page);
-                p.zero_hole();
-                p.seal();
-                page
-            })
-            .collect();
+        let mut pages: Vec<Arc<Page>> = dirty.into_values().collect();
         pages.sort_unstable_by_key(|p| p.number);
-        let mut record = Vec::new();
-        let at = w.log.len();
-        let offsets =
-            wal::encode_commit(&mut record, at, header.txn, &header, &pages, w.log.synced())?;
-        if let Err(e) = w.log.append(&record) {
-            return Err(self.poison(&e));
+        let appended = w.log.append_commit(&mut w.record, &header, &mut pages);
+        if w.record.capacity() > KEEP_RECORD_BUFFER {
+            w.record = Vec::new();
         }
+        let offsets = match appended {
+            Ok(offsets) => offsets,
+            // Refused before a byte was written.
+            Err(e @ Error::InvalidArgument(_)) => return Err(e),
+            Err(e) => return Err(self.poison(&e)),
+        };
         if self.durability == Durability::Sync
             && let Err(e) = w.log.sync()
         {

@@ -664,9 +664,14 @@ impl Pager {
         self.pool.lock().put((generation, offset), page);
     }
 
-    /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run).
+    /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run),
+    /// and starts writing them to the device: the checkpoint's sync then waits for less,
+    /// since the device works while the next run is copied.
     pub fn write_db_at(&self, first: u64, pages: &[u8]) -> Result<()> {
-        self.db.write_at(pages, first * self.page_size as u64)
+        let offset = first * self.page_size as u64;
+        self.db.write_at(pages, offset)?;
+        self.db.start_writeback(offset, pages.len() as u64);
+        Ok(())
     }
 
     /// Asks the file system to start reading page `n` of the database file.

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use super::page::{Page, PageBytes};
 use super::pager::{DbHeader, HEADER_LEN};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lsm::coding::Reader;
 use crate::lsm::wal::{self, Appends};
 use crate::vfs::VfsFile;
@@ -81,39 +81,55 @@ pub fn image_len<B: PageBytes>(page: &Page<B>) -> usize {
     IMAGE_HEADER + page.data.len() - page.hole().1
 }
 
-/// Appends the commit record of transaction `txn` to `out` (which will be written at file
-/// offset `at`), and returns the file offset of each page's image.
+/// Appends the commit record of transaction `header.txn` to `out` (whose first byte will be
+/// written at file offset `at`), and returns the file offset of each page's image.
+///
+/// Each page is sealed (hole zeroed, checksum set) just before its image is copied, while
+/// its bytes are in cache. Every `spill_every` bytes, the payload encoded so far goes to
+/// `spill(bytes, file offset)`, so a caller can write it out while the rest is encoded;
+/// the second value returned is how many payload bytes went that way. The rest of the
+/// payload and the record's header, filled in last, are only in `out`.
 pub fn encode_commit(
     out: &mut Vec<u8>,
     at: u64,
-    txn: u64,
     header: &DbHeader,
-    pages: &[Arc<Page>],
+    pages: &mut [Arc<Page>],
     synced: u64,
-) -> Result<Vec<(u64, u64)>> {
-    let start = at + out.len() as u64;
+    spill_every: usize,
+    mut spill: impl FnMut(&[u8], u64) -> Result<()>,
+) -> Result<(Vec<(u64, u64)>, usize)> {
     let mut offsets = Vec::with_capacity(pages.len());
     let images: usize = pages.iter().map(|p| image_len(p)).sum();
+    if PREFIX - wal::HEADER_LEN + images > u32::MAX as usize {
+        // Before anything is spilled: a batch too large to log changes nothing.
+        return Err(Error::invalid("a commit record of 4 GiB or more"));
+    }
     out.reserve(PREFIX + images);
-    wal::encode_record_with(out, synced, |buf| {
-        let payload_start = buf.len();
-        buf.extend_from_slice(&txn.to_le_bytes());
-        buf.extend_from_slice(&header.encode()[..HEADER_LEN]);
-        buf.extend_from_slice(&(pages.len() as u32).to_le_bytes());
-        for page in pages {
-            let (hole, hole_len) = page.hole();
-            offsets.push((
-                page.number,
-                start + (buf.len() - payload_start + wal::HEADER_LEN) as u64,
-            ));
-            buf.extend_from_slice(&page.number.to_le_bytes());
-            buf.extend_from_slice(&(hole as u32).to_le_bytes());
-            buf.extend_from_slice(&(hole_len as u32).to_le_bytes());
-            buf.extend_from_slice(&page.data[..hole]);
-            buf.extend_from_slice(&page.data[hole + hole_len..]);
+    let mut record = wal::RecordEncoder::begin(out);
+    let payload_start = out.len();
+    let mut spilled = payload_start;
+    out.extend_from_slice(&header.txn.to_le_bytes());
+    out.extend_from_slice(&header.encode()[..HEADER_LEN]);
+    out.extend_from_slice(&(pages.len() as u32).to_le_bytes());
+    for page in pages {
+        let page = Arc::make_mut(page);
+        page.zero_hole();
+        page.seal();
+        let (hole, hole_len) = page.hole();
+        offsets.push((page.number, at + out.len() as u64));
+        out.extend_from_slice(&page.number.to_le_bytes());
+        out.extend_from_slice(&(hole as u32).to_le_bytes());
+        out.extend_from_slice(&(hole_len as u32).to_le_bytes());
+        out.extend_from_slice(&page.data[..hole]);
+        out.extend_from_slice(&page.data[hole + hole_len..]);
+        record.hash(out);
+        if out.len() - spilled >= spill_every {
+            spill(&out[spilled..], at + spilled as u64)?;
+            spilled = out.len();
         }
-    })?;
-    Ok(offsets)
+    }
+    record.finish(out, synced)?;
+    Ok((offsets, spilled - payload_start))
 }
 
 /// Records under this many bytes grow the WAL file in steps of zeros.
@@ -136,12 +152,14 @@ pub struct WalWriter {
     size: u64,
     /// Bytes of zeros to write ahead when a record reaches the end of the file.
     step: u64,
+    /// A large record goes out in pieces of this many bytes (see `append_commit`).
+    spill_every: usize,
 }
 
 impl WalWriter {
     /// Writes after the `len` bytes of this cycle's intact records, growing the file
-    /// `step` bytes at a time.
-    pub fn new(file: Box<dyn VfsFile>, len: u64, step: u64) -> Result<Self> {
+    /// `step` bytes at a time, and writing records larger than `spill_every` in pieces.
+    pub fn new(file: Box<dyn VfsFile>, len: u64, step: u64, spill_every: usize) -> Result<Self> {
         let size = file.len()?;
         Ok(WalWriter {
             file,
@@ -149,6 +167,7 @@ impl WalWriter {
             synced: len,
             size,
             step,
+            spill_every,
         })
     }
 
@@ -182,6 +201,40 @@ impl WalWriter {
         }
         self.len = end;
         Ok(())
+    }
+
+    /// Encodes transaction `header.txn`'s commit record into `buf` (emptied first) and writes it
+    /// after the last one; returns the file offset of each page's image. A large record
+    /// goes out in pieces as it is encoded, each one's writeback started at once, so the
+    /// device is busy while the CPU encodes the rest and the sync that follows has less
+    /// left to wait for (1M random inserts: fdatasync took 5 ms of each 22 ms batch).
+    pub fn append_commit(
+        &mut self,
+        buf: &mut Vec<u8>,
+        header: &DbHeader,
+        pages: &mut [Arc<Page>],
+    ) -> Result<Vec<(u64, u64)>> {
+        buf.clear();
+        let at = self.len;
+        let file = &self.file;
+        let spill = |part: &[u8], offset| {
+            file.write_at(part, offset)?;
+            file.start_writeback(offset, part.len() as u64);
+            Ok(())
+        };
+        let (offsets, spilled) =
+            encode_commit(buf, at, header, pages, self.synced, self.spill_every, spill)?;
+        if spilled == 0 {
+            self.append(buf)?;
+        } else {
+            // The header last: only now is the payload's checksum known.
+            let rest = wal::HEADER_LEN + spilled;
+            self.file.write_at(&buf[rest..], at + rest as u64)?;
+            self.file.write_at(&buf[..wal::HEADER_LEN], at)?;
+            self.len = at + buf.len() as u64;
+            self.size = self.size.max(self.len);
+        }
+        Ok(offsets)
     }
 
     /// Makes every record written durable.
@@ -278,6 +331,22 @@ mod tests {
     use super::*;
     use crate::btree::page::PageKind;
 
+    /// [`encode_commit`] into `out` alone: what it spills is in `out` all the same.
+    fn encode(
+        out: &mut Vec<u8>,
+        at: u64,
+        txn: u64,
+        header: &DbHeader,
+        mut pages: Vec<Arc<Page>>,
+        synced: u64,
+    ) -> Vec<(u64, u64)> {
+        let ignore = |_: &[u8], _: u64| Ok(());
+        let header = DbHeader { txn, ..*header };
+        encode_commit(out, at, &header, &mut pages, synced, 1, ignore)
+            .unwrap()
+            .0
+    }
+
     fn page(n: u64, fill: u8) -> Arc<Page> {
         let mut p = Page::new(n, 512, PageKind::Overflow);
         p.data[100] = fill;
@@ -297,7 +366,7 @@ mod tests {
             ..DbHeader::new(4096)
         };
         let mut log = Vec::new();
-        let at = encode_commit(&mut log, 0, 1, &header, &[Arc::new(p.clone())], 0).unwrap();
+        let at = encode(&mut log, 0, 1, &header, vec![Arc::new(p.clone())], 0);
         assert!(
             log.len() < 400,
             "a page 5% full logs 5% of a page: {}",
@@ -316,9 +385,9 @@ mod tests {
             ..DbHeader::new(512)
         };
         let mut log = Vec::new();
-        let first = encode_commit(&mut log, 0, 1, &header, &[page(3, 7), page(9, 8)], 0).unwrap();
+        let first = encode(&mut log, 0, 1, &header, vec![page(3, 7), page(9, 8)], 0);
         let at = log.len() as u64;
-        let second = encode_commit(&mut log, 0, 2, &header, &[page(3, 9)], at).unwrap();
+        let second = encode(&mut log, 0, 2, &header, vec![page(3, 9)], at);
         let (commits, valid) = read_commits(&log, Path::new("wal"), 1).unwrap();
         assert_eq!(valid, log.len() as u64);
         assert_eq!(commits.len(), 2);
@@ -343,7 +412,7 @@ mod tests {
         let mut log = Vec::new();
         for txn in 1..6 {
             let synced = log.len() as u64;
-            encode_commit(&mut log, 0, txn, &old, &[page(3, 7), page(4, 1)], synced).unwrap();
+            encode(&mut log, 0, txn, &old, vec![page(3, 7), page(4, 1)], synced);
         }
         // The next cycle overwrites the start of the file with one shorter record.
         let new = DbHeader {
@@ -351,7 +420,7 @@ mod tests {
             ..old
         };
         let mut first = Vec::new();
-        encode_commit(&mut first, 0, 6, &new, &[page(5, 2)], 0).unwrap();
+        encode(&mut first, 0, 6, &new, vec![page(5, 2)], 0);
         log[..first.len()].copy_from_slice(&first);
         let (commits, valid) = read_commits(&log, Path::new("wal"), 2).unwrap();
         assert_eq!((commits.len(), valid), (1, first.len() as u64));
@@ -364,7 +433,7 @@ mod tests {
         use crate::vfs::{FileKind, SimFs, Vfs};
         let fs = SimFs::new();
         let file = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
-        let mut w = WalWriter::new(file, 0, 64 << 10).unwrap();
+        let mut w = WalWriter::new(file, 0, 64 << 10, 1 << 20).unwrap();
         let header = DbHeader {
             page_count: 10,
             ..DbHeader::new(512)
@@ -372,16 +441,9 @@ mod tests {
         let mut ends = Vec::new();
         for txn in 1..=6 {
             let mut record = Vec::new();
-            encode_commit(
-                &mut record,
-                w.len(),
-                txn,
-                &header,
-                &[page(3, txn as u8)],
-                w.synced(),
-            )
-            .unwrap();
-            w.append(&record).unwrap();
+            let pages = &mut [page(3, txn as u8)];
+            let header = DbHeader { txn, ..header };
+            w.append_commit(&mut record, &header, pages).unwrap();
             w.sync().unwrap();
             ends.push(w.len());
         }
@@ -399,10 +461,11 @@ mod tests {
         assert_eq!((commits.len(), valid), (6, w.len()));
         // A large record just appends.
         let big: Vec<_> = (1..200).map(|n| page(n % 9 + 1, 1)).collect();
+        let mut big: Vec<_> = big;
         let mut record = Vec::new();
-        encode_commit(&mut record, w.len(), 7, &header, &big, w.synced()).unwrap();
         let before = w.len();
-        w.append(&record).unwrap();
+        w.append_commit(&mut record, &DbHeader { txn: 7, ..header }, &mut big)
+            .unwrap();
         assert_eq!(w.len(), before + record.len() as u64);
         assert!(w.len() > size);
         assert_eq!(
@@ -419,12 +482,59 @@ mod tests {
             ..DbHeader::new(512)
         };
         let mut log = Vec::new();
-        encode_commit(&mut log, 0, 1, &header, &[page(3, 7)], 0).unwrap();
+        encode(&mut log, 0, 1, &header, vec![page(3, 7)], 0);
         let whole = log.len();
-        encode_commit(&mut log, 0, 2, &header, &[page(4, 7), page(5, 1)], 0).unwrap();
+        encode(&mut log, 0, 2, &header, vec![page(4, 7), page(5, 1)], 0);
         for cut in whole..log.len() {
             let (commits, valid) = read_commits(&log[..cut], Path::new("wal"), 1).unwrap();
             assert_eq!((commits.len(), valid), (1, whole as u64), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_large_record_written_in_pieces_is_the_record_encoded_whole() {
+        use crate::vfs::{FileKind, SimFs, Vfs};
+        let fs = SimFs::new();
+        let file = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
+        let mut w = WalWriter::new(file, 0, 64 << 10, 512 << 10).unwrap();
+        let header = DbHeader {
+            page_count: 400,
+            ..DbHeader::new(4096)
+        };
+        let page = |n: u64, fill: u8| {
+            let mut p = Page::new(n, 4096, PageKind::Overflow);
+            p.data[100..4000].fill(fill ^ n as u8);
+            Arc::new(p)
+        };
+        let pages = |fill: u8| -> Vec<Arc<Page>> { (1..=300).map(|n| page(n, fill)).collect() };
+        let mut buf = Vec::new();
+        let small = w
+            .append_commit(&mut buf, &DbHeader { txn: 1, ..header }, &mut [page(2, 1)])
+            .unwrap();
+        let at = w.len();
+        let offsets = w
+            .append_commit(&mut buf, &DbHeader { txn: 2, ..header }, &mut pages(5))
+            .unwrap();
+        assert!(w.len() - at > 2 * (512 << 10), "spills more than once");
+
+        let mut whole = Vec::new();
+        let expected = encode(&mut whole, 0, 1, &header, vec![page(2, 1)], 0);
+        assert_eq!(small, expected);
+        let expected = encode(&mut whole, 0, 2, &header, pages(5), 0);
+        assert_eq!(offsets, expected);
+        let data = fs
+            .open(Path::new("/wal"), FileKind::Wal)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        assert_eq!(data.len(), whole.len());
+        assert!(data == whole, "the file holds the record as encoded whole");
+        let (commits, valid) = read_commits(&data, Path::new("wal"), 1).unwrap();
+        assert_eq!((commits.len(), valid), (2, data.len() as u64));
+        assert_eq!(commits[1].images, expected);
+        for &(n, off) in &expected {
+            let (number, image) = decode_image(&data[off as usize..], 4096).unwrap();
+            assert_eq!((number, image[100]), (n, 5 ^ n as u8));
         }
     }
 }

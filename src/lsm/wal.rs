@@ -43,21 +43,59 @@ pub fn encode_record_with(
     synced: u64,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Result<()> {
-    let start = out.len();
-    out.extend_from_slice(&[0; HEADER_LEN]);
+    let record = RecordEncoder::begin(out);
     write(out);
-    let payload = &out[start + HEADER_LEN..];
-    let Ok(len) = u32::try_from(payload.len()) else {
-        out.truncate(start);
-        return Err(Error::invalid("a log record of 4 GiB or more"));
-    };
-    let payload_crc = crc(payload);
-    out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
-    out[start + 8..start + 16].copy_from_slice(&synced.to_le_bytes());
-    out[start + 16..start + 20].copy_from_slice(&payload_crc.to_le_bytes());
-    let header_crc = crc(&out[start + 4..start + HEADER_LEN]);
-    out[start..start + 4].copy_from_slice(&header_crc.to_le_bytes());
-    Ok(())
+    record.finish(out, synced)
+}
+
+/// A record being encoded at the end of a buffer whose payload is appended in pieces and
+/// checksummed as it goes ([`RecordEncoder::hash`]), so that the finished part of a large
+/// record can be written out while the rest is encoded. Only the header, filled in by
+/// [`RecordEncoder::finish`], waits for the end.
+pub struct RecordEncoder {
+    /// Where the record starts in the buffer.
+    start: usize,
+    /// CRC of the payload bytes before `hashed`.
+    crc: crc32fast::Hasher,
+    hashed: usize,
+}
+
+impl RecordEncoder {
+    /// Starts a record at the end of `out`, with room for its header.
+    pub fn begin(out: &mut Vec<u8>) -> Self {
+        let start = out.len();
+        out.extend_from_slice(&[0; HEADER_LEN]);
+        RecordEncoder {
+            start,
+            crc: crc32fast::Hasher::new(),
+            hashed: start + HEADER_LEN,
+        }
+    }
+
+    /// Takes the payload appended to `out` since the last call into the checksum; those
+    /// bytes are final from here on.
+    pub fn hash(&mut self, out: &[u8]) {
+        self.crc.update(&out[self.hashed..]);
+        self.hashed = out.len();
+    }
+
+    /// Fills in the header of the record, whose payload is everything after it in `out`;
+    /// `synced` is the file's durable length.
+    pub fn finish(mut self, out: &mut Vec<u8>, synced: u64) -> Result<()> {
+        let start = self.start;
+        self.hash(out);
+        let Ok(len) = u32::try_from(out.len() - start - HEADER_LEN) else {
+            out.truncate(start);
+            return Err(Error::invalid("a log record of 4 GiB or more"));
+        };
+        let payload_crc = self.crc.finalize();
+        out[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+        out[start + 8..start + 16].copy_from_slice(&synced.to_le_bytes());
+        out[start + 16..start + 20].copy_from_slice(&payload_crc.to_le_bytes());
+        let header_crc = crc(&out[start + 4..start + HEADER_LEN]);
+        out[start..start + 4].copy_from_slice(&header_crc.to_le_bytes());
+        Ok(())
+    }
 }
 
 /// A parsed header, if the bytes at `at` hold an intact one.

@@ -251,6 +251,11 @@ impl VfsFile for CountedFile {
         self.inner.prefetch(offset, len);
     }
 
+    fn start_writeback(&self, offset: u64, len: u64) {
+        // The bytes were counted when written.
+        self.inner.start_writeback(offset, len);
+    }
+
     fn record_mapped_read(&self, bytes: usize) {
         let c = self.counters();
         c.bytes_read.fetch_add(bytes as u64, Relaxed);

@@ -135,6 +135,13 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     /// changes nothing a reader sees; the default does nothing.
     fn prefetch(&self, _offset: u64, _len: u64) {}
 
+    /// Hints that the `len` bytes written at `offset` will be synced soon, so the file
+    /// system may start writing them to the device now, while the caller goes on working
+    /// (a large WAL record is written in pieces as it is encoded). Makes nothing durable:
+    /// only [`VfsFile::sync`] does, and reports any failure of the write. The default
+    /// does nothing.
+    fn start_writeback(&self, _offset: u64, _len: u64) {}
+
     /// True when the file holds no bytes.
     fn is_empty(&self) -> Result<bool> {
         Ok(self.len()? == 0)

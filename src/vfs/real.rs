@@ -274,6 +274,20 @@ impl VfsFile for RealFile {
         Ok(Some(bytes::Bytes::from_owner(map)))
     }
 
+    fn start_writeback(&self, offset: u64, len: u64) {
+        // A hint: a write that fails is reported by the sync that follows (the kernel
+        // keeps the error for it), so the result is ignored here.
+        // SAFETY: sync_file_range on a descriptor this file owns; it reads no memory.
+        unsafe {
+            libc::sync_file_range(
+                self.file.as_raw_fd(),
+                offset as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+    }
+
     fn prefetch(&self, offset: u64, len: u64) {
         // A hint: its failure changes nothing a reader sees, so it is ignored.
         // SAFETY: fadvise on a descriptor this file owns.
