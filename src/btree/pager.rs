@@ -571,15 +571,15 @@ impl Pager {
         }
         let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
         let got = self.wal.read_at(&mut buf, offset)?;
-        let mut data = vec![0u8; self.page_size];
+        let mut data = Vec::new();
         self.rebuild_image(&buf[..got], offset, n, &mut data)?;
         Page::from_bytes(n, data.into(), &self.wal_path, offset, false)
     }
 
-    /// Rebuilds into `page` (a page's worth of bytes) page `n` from the image at the start
-    /// of `image`, read from `offset` of the WAL, and checks it: the image is of page `n`,
-    /// and the page's checksum and header hold. Returns the image's length in the log.
-    fn rebuild_image(&self, image: &[u8], offset: u64, n: u64, page: &mut [u8]) -> Result<usize> {
+    /// Rebuilds page `n` onto the end of `out` from the image at the start of `image`,
+    /// read from `offset` of the WAL, and checks it: the image is of page `n`, and the
+    /// page's checksum and header hold. Returns the image's length in the log.
+    fn rebuild_image(&self, image: &[u8], offset: u64, n: u64, out: &mut Vec<u8>) -> Result<usize> {
         let bad = |detail: &str| {
             Error::corruption(
                 &self.wal_path,
@@ -587,12 +587,13 @@ impl Pager {
                 format!("page {n}'s image: {detail}"),
             )
         };
-        let number =
-            wal::decode_image_into(image, page).ok_or_else(|| bad("malformed or cut short"))?;
+        let at = out.len();
+        let number = wal::decode_image_onto(image, self.page_size, out)
+            .ok_or_else(|| bad("malformed or cut short"))?;
         if number != n {
             return Err(bad(&format!("the image there is of page {number}")));
         }
-        let checked = Page::from_bytes(n, &*page, &self.wal_path, offset, true)?;
+        let checked = Page::from_bytes(n, &out[at..], &self.wal_path, offset, true)?;
         Ok(wal::image_len(&checked))
     }
 
@@ -623,7 +624,7 @@ impl Pager {
                 bytes
             }
         };
-        let mut data = vec![0u8; self.page_size];
+        let mut data = Vec::new();
         let len = self.rebuild_image(&bytes[offset as usize..], offset, n, &mut data)?;
         self.wal.record_mapped_read(len);
         Page::from_bytes(n, data.into(), &self.wal_path, offset, false).map(Some)
@@ -649,9 +650,7 @@ impl Pager {
                     format!("page {n}'s image: past the end of the log"),
                 )
             })?;
-        let at = out.len();
-        out.resize(at + self.page_size, 0);
-        let len = self.rebuild_image(image, offset, n, &mut out[at..])?;
+        let len = self.rebuild_image(image, offset, n, out)?;
         self.wal.record_mapped_read(len);
         Ok(())
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::overflow;
-use super::page::{self, Cell, HEADER, Page, PageBytes, PageKind};
+use super::page::{self, Cell, Cells, HEADER, Page, PageBytes, PageKind};
 use super::pager::DbHeader;
 use crate::error::{Error, Result};
 use crate::lsm::cache::IntMap;
@@ -607,14 +607,14 @@ impl<'a> Txn<'a> {
     /// Where to cut `cells` in two: the first index of the right half. Appending at the
     /// right edge of the tree (sequential inserts) leaves the left page full; otherwise
     /// the cut halves the bytes.
-    fn split_point(&self, cells: &[Vec<u8>], inserted: usize, right_edge: bool) -> usize {
+    fn split_point(&self, cells: &Cells, inserted: usize, right_edge: bool) -> usize {
         let n = cells.len();
         if right_edge && inserted == n - 1 {
             return n - 1;
         }
-        let total: usize = cells.iter().map(|c| c.len() + 2).sum();
+        let total = cells.page_bytes(0..n);
         let mut sum = 0;
-        for (i, c) in cells.iter().enumerate() {
+        for (i, c) in cells.iter(0..n).enumerate() {
             sum += c.len() + 2;
             if sum * 2 >= total {
                 return (i + 1).clamp(1, n - 1);
@@ -623,7 +623,12 @@ impl<'a> Txn<'a> {
         n - 1
     }
 
-    fn fill(&mut self, n: u64, cells: &[Vec<u8>], link: u64) -> Result<()> {
+    fn fill<'c>(
+        &mut self,
+        n: u64,
+        cells: impl IntoIterator<Item = &'c [u8]>,
+        link: u64,
+    ) -> Result<()> {
         let page = self.page_mut(n)?;
         page.clear();
         for cell in cells {
@@ -639,14 +644,14 @@ impl<'a> Txn<'a> {
         let page = self.page_mut(n)?;
         let old_link = page.link();
         let mut cells = page.all_cells()?;
-        cells.insert(i, cell);
+        cells.insert(i, &cell);
         if old_link != 0 && self.share_with_sibling(&path, n, &cells)? {
             return Ok(());
         }
         let m = self.split_point(&cells, i, old_link == 0);
         let right = self.alloc(PageKind::Leaf)?;
-        self.fill(n, &cells[..m], right)?;
-        self.fill(right, &cells[m..], old_link)?;
+        self.fill(n, cells.iter(0..m), right)?;
+        self.fill(right, cells.iter(m..cells.len()), old_link)?;
         let cell = self.separator_cell(n, right)?;
         self.insert_separator(path, cell, right)
     }
@@ -666,14 +671,13 @@ impl<'a> Txn<'a> {
     /// amplification 34.6 -> 38.4 (the sibling is logged whole where a split logs a half
     /// page); sharing up to 90% full gave 1.32 and 41.3. False if neither sibling has
     /// room (or the leaf has no parent).
-    fn share_with_sibling(&mut self, path: &[Step], n: u64, cells: &[Vec<u8>]) -> Result<bool> {
+    fn share_with_sibling(&mut self, path: &[Step], n: u64, cells: &Cells) -> Result<bool> {
         let Some(&step) = path.last() else {
             return Ok(false);
         };
         let parent = self.read(step.page)?;
         let count = parent.cells();
         let pointer = |i: usize| parent.pointer(i);
-        let bytes = |cells: &[Vec<u8>]| -> usize { cells.iter().map(|c| c.len() + 2).sum() };
         let limit = self.usable() * 8 / 10;
         // The right sibling first, then the left: (separator index, left page, right page).
         let mut pairs = Vec::with_capacity(2);
@@ -689,17 +693,23 @@ impl<'a> Txn<'a> {
             if sibling.kind() != PageKind::Leaf {
                 return Err(corrupt(other, "a leaf's sibling is not a leaf"));
             }
-            let theirs = sibling.all_cells()?;
-            if bytes(cells) + bytes(&theirs) > 2 * limit {
+            let mut combined = sibling.all_cells()?;
+            let all = cells.len() + combined.len();
+            if cells.page_bytes(0..cells.len()) + combined.page_bytes(0..combined.len()) > 2 * limit
+            {
                 continue;
             }
-            let combined: Vec<Vec<u8>> = if left == n {
-                cells.iter().chain(&theirs).cloned().collect()
+            if left == n {
+                let mut ours = cells.clone();
+                ours.extend(&combined);
+                combined = ours;
             } else {
-                theirs.iter().chain(cells).cloned().collect()
-            };
+                combined.extend(cells);
+            }
             let m = self.split_point(&combined, 0, false);
-            if bytes(&combined[..m]) > self.usable() || bytes(&combined[m..]) > self.usable() {
+            if combined.page_bytes(0..m) > self.usable()
+                || combined.page_bytes(m..all) > self.usable()
+            {
                 continue;
             }
             let right_link = if right == n {
@@ -709,8 +719,8 @@ impl<'a> Txn<'a> {
             };
             // Keep the copy just read as the page to change (no second read).
             self.adopt(sibling);
-            self.fill(left, &combined[..m], right)?;
-            self.fill(right, &combined[m..], right_link)?;
+            self.fill(left, combined.iter(0..m), right)?;
+            self.fill(right, combined.iter(m..all), right_link)?;
             // The separator between the two changes.
             let parent = self.read(step.page)?;
             self.free_chain(&parent.cell(s)?)?;
@@ -738,7 +748,7 @@ impl<'a> Txn<'a> {
             let Some(step) = path.pop() else {
                 // The root split: a new root above both halves.
                 let root = self.alloc(PageKind::Internal)?;
-                self.fill(root, &[cell], right)?;
+                self.fill(root, [&cell[..]], right)?;
                 self.header.root = root;
                 self.header.height += 1;
                 return Ok(());
@@ -753,17 +763,17 @@ impl<'a> Txn<'a> {
             }
             let link = page.link();
             let mut cells = page.all_cells()?;
-            cells.insert(step.at, cell);
+            cells.insert(step.at, &cell);
             let m = self.split_point(&cells, step.at, step.rightmost);
             // The middle cell moves up; its child becomes the left half's rightmost. Each
             // half keeps at least one key, so no internal node is left with one child.
             let m = m.clamp(1, cells.len() - 2);
-            let mut up = cells[m].clone();
+            let mut up = cells.get(m).to_vec();
             let left_link = u64::from_le_bytes(up[..8].try_into().expect("8 bytes"));
             up[..8].copy_from_slice(&p.to_le_bytes());
             let new_right = self.alloc(PageKind::Internal)?;
-            self.fill(p, &cells[..m], left_link)?;
-            self.fill(new_right, &cells[m + 1..], link)?;
+            self.fill(p, cells.iter(0..m), left_link)?;
+            self.fill(new_right, cells.iter(m + 1..cells.len()), link)?;
             cell = up;
             right = new_right;
         }
@@ -804,10 +814,10 @@ impl<'a> Txn<'a> {
                 // half's rightmost child.
                 let mut down = separator.clone();
                 down[..8].copy_from_slice(&left.link().to_le_bytes());
-                merged.push(down);
+                merged.push(&down);
             }
-            merged.extend(right.all_cells()?);
-            let bytes: usize = merged.iter().map(|c| c.len() + 2).sum();
+            merged.extend(&right.all_cells()?);
+            let bytes = merged.page_bytes(0..merged.len());
             let link = right.link();
             drop((left, right, page, parent));
             if bytes > self.usable() {
@@ -817,7 +827,7 @@ impl<'a> Txn<'a> {
                 }
                 return self.redistribute(path, kind, (left_no, right_no), merged, link);
             }
-            self.fill(left_no, &merged, link)?;
+            self.fill(left_no, merged.iter(0..merged.len()), link)?;
             self.free(right_no, kind)?;
             if kind == PageKind::Leaf {
                 // The separator is gone for good (in internal merges it moved down).
@@ -841,7 +851,7 @@ impl<'a> Txn<'a> {
         path: Vec<Step>,
         kind: PageKind,
         (left, right): (u64, u64),
-        cells: Vec<Vec<u8>>,
+        cells: Cells,
         right_link: u64,
     ) -> Result<()> {
         let m = self.split_point(&cells, 0, false);
@@ -849,8 +859,8 @@ impl<'a> Txn<'a> {
             return Err(corrupt(left, "siblings without a parent"));
         };
         let separator = if kind == PageKind::Leaf {
-            self.fill(left, &cells[..m], right)?;
-            self.fill(right, &cells[m..], right_link)?;
+            self.fill(left, cells.iter(0..m), right)?;
+            self.fill(right, cells.iter(m..cells.len()), right_link)?;
             // The old separator goes for good.
             let parent = self.read(step.page)?;
             self.free_chain(&parent.cell(step.at)?)?;
@@ -858,11 +868,11 @@ impl<'a> Txn<'a> {
         } else {
             // The middle cell goes up; each side keeps at least one.
             let m = m.clamp(1, cells.len() - 2);
-            let mut up = cells[m].clone();
+            let mut up = cells.get(m).to_vec();
             let left_link = u64::from_le_bytes(up[..8].try_into().expect("8 bytes"));
             up[..8].copy_from_slice(&left.to_le_bytes());
-            self.fill(left, &cells[..m], left_link)?;
-            self.fill(right, &cells[m + 1..], right_link)?;
+            self.fill(left, cells.iter(0..m), left_link)?;
+            self.fill(right, cells.iter(m + 1..cells.len()), right_link)?;
             up
         };
         // With the old separator gone, the pointer at `at` leads to `right`: exactly

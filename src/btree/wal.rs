@@ -52,15 +52,15 @@ pub const IMAGE_HEADER: usize = 8 + 4 + 4;
 /// Rebuilds a page from the image at the start of `bytes` (which may run on past it);
 /// `None` if the image is malformed or cut short.
 pub fn decode_image(bytes: &[u8], page_size: usize) -> Option<(u64, Vec<u8>)> {
-    let mut data = vec![0u8; page_size];
-    let number = decode_image_into(bytes, &mut data)?;
+    let mut data = Vec::with_capacity(page_size);
+    let number = decode_image_onto(bytes, page_size, &mut data)?;
     Some((number, data))
 }
 
-/// [`decode_image`] into `page` (a page's worth of bytes, the hole zeroed here); returns
-/// the page number.
-pub fn decode_image_into(bytes: &[u8], page: &mut [u8]) -> Option<u64> {
-    let page_size = page.len();
+/// [`decode_image`] onto the end of `out`, which grows by a page (or not at all, if the
+/// image is malformed); returns the page number. Each byte is written once: the kept
+/// bytes copied, the hole zeroed.
+pub fn decode_image_onto(bytes: &[u8], page_size: usize, out: &mut Vec<u8>) -> Option<u64> {
     let u32_at = |at: usize| -> Option<usize> {
         Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
     };
@@ -70,9 +70,10 @@ pub fn decode_image_into(bytes: &[u8], page: &mut [u8]) -> Option<u64> {
         return None;
     }
     let kept = bytes.get(IMAGE_HEADER..IMAGE_HEADER + page_size - len)?;
-    page[..start].copy_from_slice(&kept[..start]);
-    page[start..start + len].fill(0);
-    page[start + len..].copy_from_slice(&kept[start..]);
+    out.reserve(page_size);
+    out.extend_from_slice(&kept[..start]);
+    out.resize(out.len() + len, 0);
+    out.extend_from_slice(&kept[start..]);
     Some(number)
 }
 
