@@ -547,7 +547,11 @@ impl<B: PageBytes> Page<B> {
 
     /// Every cell's bytes, in order (for splits and merges).
     pub fn all_cells(&self) -> Result<Cells> {
-        let mut cells = Cells::default();
+        // Room for one more cell besides: a split adds the one that did not fit.
+        let mut cells = Cells {
+            bytes: Vec::with_capacity(self.data.len()),
+            ends: Vec::with_capacity(self.cells() + 1),
+        };
         for i in 0..self.cells() {
             cells.push(self.raw_cell(i)?);
         }
