@@ -241,16 +241,17 @@ impl Pool {
         Some(Arc::clone(&frame.page))
     }
 
-    fn put(&mut self, at: Location, page: Arc<Page>) {
+    /// Puts `page` in a frame; returns the page it pushed out, if any.
+    fn put(&mut self, at: Location, page: Arc<Page>) -> Option<Arc<Page>> {
         // A page just read is on probation: one sweep fewer than after a use.
         let fresh = weight(&page) - 1;
         if let Some(&i) = self.index.get(&at) {
-            self.frames[i] = Frame {
+            let frame = Frame {
                 at,
                 chances: weight(&page),
                 page,
             };
-            return;
+            return Some(std::mem::replace(&mut self.frames[i], frame).page);
         }
         if self.frames.len() < self.capacity {
             self.index.insert(at, self.frames.len());
@@ -259,7 +260,7 @@ impl Pool {
                 page,
                 chances: fresh,
             });
-            return;
+            return None;
         }
         // Sweep: clear reference bits, skip pinned frames, take the first cold one. Two
         // full turns find one unless every frame is pinned; then the pool runs over
@@ -277,12 +278,12 @@ impl Pool {
             }
             self.index.remove(&frame.at);
             self.index.insert(at, i);
-            self.frames[i] = Frame {
+            let frame = Frame {
                 at,
                 page,
                 chances: fresh,
             };
-            return;
+            return Some(std::mem::replace(&mut self.frames[i], frame).page);
         }
         self.index.insert(at, self.frames.len());
         self.frames.push(Frame {
@@ -290,6 +291,7 @@ impl Pool {
             page,
             chances: fresh,
         });
+        None
     }
 }
 
@@ -360,7 +362,14 @@ pub struct Pager {
     wal_window: RwLock<Option<WalWindow>>,
     page_size: usize,
     pool: Mutex<Pool>,
+    /// Buffers of pages the pool let go, for the next pages rebuilt from the WAL: a
+    /// batch of random writes reads about as many pages as it pushes out, and reusing
+    /// their buffers spares the allocator a malloc and a free for each.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
+
+/// The most page buffers kept spare.
+const SPARE_BUFFERS: usize = 64;
 
 /// A standing mapping of the WAL for one cycle (`generation`): images are read out of it
 /// rather than by a call each. Within a cycle the WAL only grows, so what it shows at an
@@ -435,6 +444,7 @@ impl Pager {
                 hits: 0,
                 misses: 0,
             }),
+            spare: Mutex::new(Vec::new()),
         };
         pager.remap()?;
         Ok(pager)
@@ -530,7 +540,7 @@ impl Pager {
         }
         let page = Arc::new(page);
         if keep {
-            self.pool.lock().put((0, n), Arc::clone(&page));
+            self.keep((0, n), Arc::clone(&page));
         }
         Ok(page)
     }
@@ -547,9 +557,7 @@ impl Pager {
         }
         let page = Arc::new(page);
         if keep {
-            self.pool
-                .lock()
-                .put((generation, offset), Arc::clone(&page));
+            self.keep((generation, offset), Arc::clone(&page));
         }
         Ok(page)
     }
@@ -571,7 +579,7 @@ impl Pager {
         }
         let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
         let got = self.wal.read_at(&mut buf, offset)?;
-        let mut data = Vec::new();
+        let mut data = self.page_buffer();
         self.rebuild_image(&buf[..got], offset, n, &mut data)?;
         Page::from_bytes(n, data.into(), &self.wal_path, offset, false)
     }
@@ -624,7 +632,7 @@ impl Pager {
                 bytes
             }
         };
-        let mut data = Vec::new();
+        let mut data = self.page_buffer();
         let len = self.rebuild_image(&bytes[offset as usize..], offset, n, &mut data)?;
         self.wal.record_mapped_read(len);
         Page::from_bytes(n, data.into(), &self.wal_path, offset, false).map(Some)
@@ -660,7 +668,46 @@ impl Pager {
         if let Some(p) = Arc::get_mut(&mut page) {
             p.freeze();
         }
-        self.pool.lock().put((generation, offset), page);
+        self.keep((generation, offset), page);
+    }
+
+    /// Puts `page` in the pool, and keeps the buffer of the page it pushes out.
+    fn keep(&self, at: Location, page: Arc<Page>) {
+        let evicted = self.pool.lock().put(at, page);
+        if let Some(page) = evicted {
+            self.reclaim(page);
+        }
+    }
+
+    /// An empty buffer with room for a page: a spare one if there is one.
+    fn page_buffer(&self) -> Vec<u8> {
+        match self.spare.lock().pop() {
+            Some(mut buffer) => {
+                buffer.clear();
+                buffer
+            }
+            None => Vec::with_capacity(self.page_size),
+        }
+    }
+
+    /// Keeps the buffer of `page`, pushed out of the pool, for a later page, if nothing
+    /// else holds the page (a reader may) and the spares are not full.
+    fn reclaim(&self, page: Arc<Page>) {
+        let Some(page) = Arc::into_inner(page) else {
+            return;
+        };
+        let buffer = match page.data {
+            PageBuf::Owned(v) => v,
+            PageBuf::Shared(bytes) => match bytes.try_into_mut() {
+                Ok(bytes) => Vec::from(bytes),
+                Err(_) => return,
+            },
+            PageBuf::Mapped(_) => return,
+        };
+        let mut spare = self.spare.lock();
+        if buffer.capacity() >= self.page_size && spare.len() < SPARE_BUFFERS {
+            spare.push(buffer);
+        }
     }
 
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run),
@@ -817,6 +864,47 @@ mod tests {
         // After a checkpoint the pool holds the new image under the page's number.
         pager.checkpointed(1, &[(7, 0)]);
         assert_eq!(pager.read_db(7, true).unwrap().cells(), 2);
+    }
+
+    #[test]
+    fn buffers_of_pages_pushed_out_are_reused_unless_someone_still_holds_them() {
+        let fs = SimFs::new();
+        let db = fs.create(Path::new("/db"), FileKind::Page).unwrap();
+        let wal = fs.create(Path::new("/wal"), FileKind::Wal).unwrap();
+        let image_len = (wal::IMAGE_HEADER + 512) as u64;
+        let image_at = |n: u64| 8 + (n - 1) * image_len;
+        for n in 1..=80u64 {
+            let mut p = Page::new(n, 512, PageKind::Leaf);
+            p.insert(0, &Page::inline_leaf_cell(&n.to_be_bytes(), &[n as u8; 40]))
+                .unwrap();
+            p.seal();
+            let mut image = n.to_le_bytes().to_vec();
+            image.extend_from_slice(&[0; 8]); // no hole left out
+            image.extend_from_slice(&p.data);
+            wal.write_at(&image, image_at(n)).unwrap();
+        }
+        let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
+        let pager = Pager::new(db, reader, 512, 16 * 512, false).unwrap();
+        // A value handed out of page 1 shares the page's buffer.
+        let page = pager.read_wal(1, image_at(1), 1, true).unwrap();
+        let value = page
+            .data
+            .hand_out(page.cell(0).unwrap().inline_value().unwrap());
+        drop(page);
+        for round in 0..3 {
+            for n in 2..=80u64 {
+                let page = pager.read_wal(1, image_at(n), n, false).unwrap();
+                let cell = page.cell(0).unwrap();
+                assert_eq!(cell.inline_value().unwrap(), [n as u8; 40], "round {round}");
+                // As a commit does: the page enters the pool, pushing another out.
+                pager.cache_wal(1, image_at(n) + 100_000, page);
+            }
+        }
+        assert!(
+            !pager.spare.lock().is_empty(),
+            "pushed-out buffers are kept"
+        );
+        assert_eq!(&value[..], [1u8; 40], "a buffer still shared is not reused");
     }
 
     #[test]
