@@ -170,6 +170,20 @@ fn soak() {
     kit::faults::run(&btree(512), 10_000..20_000).unwrap();
 }
 
+/// With checkpoints in the commit that ends a cycle rather than on a thread of their own,
+/// every run of a seed makes the same calls in the same order: a failure replays exactly.
+#[test]
+fn crash_foreground_checkpoints() {
+    let mut subject = Subject::engine(EngineKind::BTree, |o| {
+        o.btree = BTreeOptions {
+            background_checkpoints: false,
+            ..BTreeOptions::tiny()
+        };
+    });
+    subject.name = "btree (512 B pages, checkpoints in the commit)".into();
+    kit::crash::run(&subject, CrashConfig::default(), 0..1000).unwrap();
+}
+
 #[test]
 fn crash_4k() {
     kit::crash::run(&btree(4096), CrashConfig::default(), 0..1000).unwrap();

@@ -3,9 +3,10 @@
 //! # Files in the store directory
 //!
 //! ```text
-//! KVLAB       identity file (engine "btree")
-//! btree.db    the database file: page 0 the header, then pages (pager.rs, page.rs)
-//! btree.wal   the write-ahead log of committed transactions (wal.rs)
+//! KVLAB         identity file (engine "btree")
+//! btree.db      the database file: page 0 the header, then pages (pager.rs, page.rs)
+//! btree.wal.0   the write-ahead log of committed transactions (wal.rs), even cycles
+//! btree.wal.1   the same, odd cycles
 //! ```
 //!
 //! # A write
@@ -25,19 +26,29 @@
 //!
 //! # A checkpoint
 //!
-//! When the WAL passes `wal_limit` bytes, and in `settle`: sync the WAL, write the newest
-//! image of every page in it into the database file, write the header, sync the file,
-//! start a new WAL generation (the index empties), and truncate the WAL. A crash at any
-//! point leaves either the old WAL (replayed again: images are whole pages, so replaying
-//! twice is harmless) or a synced database file. Overwriting the database file would pull
-//! pages from under a reader of an older snapshot, so a checkpoint waits until none is
-//! open (it is skipped, and tried again after a later commit).
+//! The log is written in cycles, each in one of two files by turns (cycle `c` in
+//! `btree.wal.{c % 2}`). When the cycle being written passes `wal_limit` bytes, it ends:
+//! it is synced and frozen, the next commits go to a new cycle in the other file, and a
+//! checkpoint copies the frozen cycle's newest image of every page into the database
+//! file, syncs it, writes the header naming the next cycle, and syncs again — on a
+//! thread of its own (`background_checkpoints`) while commits go on, else in the commit
+//! that ended the cycle. A cycle ends only once the last checkpoint is done, since the
+//! next one is written over the file that checkpoint copies from. `settle` ends the cycle
+//! whatever its size, waits for its checkpoint, and empties both files.
+//!
+//! A crash at any point leaves either the frozen cycle (replayed again: images are whole
+//! pages, so replaying twice is harmless) or a synced database file. Overwriting the
+//! database file would pull pages from under a reader of a snapshot older than the
+//! frozen cycle's end, so a cycle ends only when no such reader is left (else it goes on,
+//! and ending it is tried again after a later commit).
 //!
 //! # Recovery
 //!
-//! Read the WAL's intact records (a torn tail is cut off); the newest commit's header is
-//! the state, and every image in them goes back into the index. No WAL records: the
-//! database file's header is the state.
+//! The database file's header names cycle `c`. Read the intact records of cycle `c`, then
+//! of cycle `c + 1` in the other file (a torn tail is cut off; records of other cycles end
+//! a file's log); the newest commit's header is the state, and every image goes back into
+//! the index. With records of both, cycle `c` is checkpointed before the store opens. No
+//! records: the database file's header is the state.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,18 +71,30 @@ use crate::lsm::cache::IntMap;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the B+tree's files.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 /// The database file's name.
 pub const DB_FILE: &str = "btree.db";
-/// The WAL's name.
-pub const WAL_FILE: &str = "btree.wal";
+/// The WAL files' names: cycle `c` is written in `WAL_FILES[c % 2]`.
+pub const WAL_FILES: [&str; 2] = ["btree.wal.0", "btree.wal.1"];
 
-/// Where the newest committed image of each page sits in the WAL.
-struct WalIndex {
-    /// Changes at every checkpoint; pool entries and snapshots carry it.
+/// The WAL file of cycle `cycle`.
+pub fn wal_file(cycle: u64) -> &'static str {
+    WAL_FILES[(cycle % 2) as usize]
+}
+
+/// Where the committed images of each page sit in one WAL cycle.
+struct CycleIndex {
+    /// The cycle; pool entries and snapshots carry it.
     generation: u64,
     /// Page number → file offsets of its images.
     pages: IntMap<u64, Images>,
+}
+
+/// The WAL index: the cycle being written, and the one before it while a checkpoint
+/// copies it into the database file.
+struct WalIndex {
+    active: CycleIndex,
+    frozen: Option<CycleIndex>,
 }
 
 /// The WAL offsets of one page's images: the newest kept in line, since nearly every
@@ -94,7 +117,14 @@ impl Images {
     }
 }
 
-impl WalIndex {
+impl CycleIndex {
+    fn new(generation: u64) -> CycleIndex {
+        CycleIndex {
+            generation,
+            pages: IntMap::default(),
+        }
+    }
+
     /// The newest image of page `n` that starts before `end`.
     fn find(&self, n: u64, end: u64) -> Option<u64> {
         let images = self.pages.get(&n)?;
@@ -108,6 +138,48 @@ impl WalIndex {
     fn add(&mut self, n: u64, offset: u64) {
         self.pages.entry(n).or_default().push(offset);
     }
+
+    /// Each page's newest image, by page number.
+    fn newest(&self) -> Vec<(u64, u64)> {
+        let mut newest: Vec<(u64, u64)> = self
+            .pages
+            .iter()
+            .map(|(&n, images)| (n, images.newest))
+            .collect();
+        newest.sort_unstable();
+        newest
+    }
+}
+
+impl WalIndex {
+    /// The image of page `n` a snapshot of cycle `generation` up to `end` sees, as
+    /// (cycle, offset); `None` if it sees the database file's page. A snapshot of the
+    /// cycle being written sees all of the frozen one under its own.
+    fn find(&self, generation: u64, end: u64, n: u64) -> Option<(u64, u64)> {
+        if self.active.generation == generation {
+            if let Some(offset) = self.active.find(n, end) {
+                return Some((generation, offset));
+            }
+            let frozen = self.frozen.as_ref()?;
+            return frozen
+                .find(n, u64::MAX)
+                .map(|offset| (frozen.generation, offset));
+        }
+        let frozen = self
+            .frozen
+            .as_ref()
+            .filter(|f| f.generation == generation)?;
+        frozen.find(n, end).map(|offset| (generation, offset))
+    }
+}
+
+/// One WAL cycle as recovery reads it.
+struct CycleLog {
+    commits: Vec<wal::Commit>,
+    /// Where its intact records end.
+    valid: u64,
+    /// The file's length.
+    len: u64,
 }
 
 /// What a reader sees: the state after one commit.
@@ -120,6 +192,9 @@ struct Snapshot {
     /// The mapped database file (mmap read mode), as mapped when this snapshot was taken:
     /// searches read its pages in place.
     map: Option<Arc<Mapped>>,
+    /// Whether a frozen cycle was being checkpointed when this snapshot was taken (if not,
+    /// a snapshot at the start of its cycle sees no WAL image at all).
+    after_frozen: bool,
 }
 
 #[derive(Debug, Default)]
@@ -145,6 +220,71 @@ struct Shared {
     counters: Counters,
 }
 
+impl Shared {
+    /// Marks the store unwritable after `e`, a failed write or sync, and returns the
+    /// error every write gets from now on.
+    fn poison(&self, e: &Error) -> Error {
+        let mut p = self.poisoned.lock();
+        if p.is_none() {
+            *p = Some(format!(
+                "a write or sync failed ({e}); nothing since the last good sync can be \
+                 trusted to be durable, so the store refuses writes until it is reopened"
+            ));
+        }
+        Error::Poisoned(p.clone().unwrap_or_default())
+    }
+
+    /// Copies the newest image of each page in frozen WAL cycle `generation` into the
+    /// database file, then `header` (which names the next cycle), and lets the frozen
+    /// cycle go. A failure poisons the store: the frozen cycle still holds everything,
+    /// but after a failed write or sync nothing in the file can be trusted.
+    fn checkpoint(&self, generation: u64, header: DbHeader) -> Result<()> {
+        let newest = match &self.index.read().frozen {
+            Some(frozen) if frozen.generation == generation => frozen.newest(),
+            _ => Vec::new(),
+        };
+        let pager = &self.pager;
+        let result = (|| -> Result<()> {
+            // Runs of neighbouring pages go down in one write.
+            let mut run: Vec<u8> = Vec::new();
+            let mut run_start = 0;
+            let wal = pager.map_wal(generation)?;
+            for (i, &(n, offset)) in newest.iter().enumerate() {
+                if run.is_empty() {
+                    run_start = n;
+                }
+                match &wal {
+                    Some(wal) => pager.copy_wal_image(generation, wal, offset, n, &mut run)?,
+                    None => run.extend_from_slice(&pager.peek_wal(generation, offset, n)?.data),
+                }
+                let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
+                if !next_follows || run.len() >= 1 << 20 {
+                    pager.write_db_at(run_start, &run)?;
+                    run.clear();
+                }
+            }
+            // Only once every page is durable may the header say the old cycle is done.
+            pager.sync_db()?;
+            pager.write_header(&header)?;
+            pager.sync_db()?;
+            // Map the file again before readers turn to it: until the frozen cycle goes
+            // below, they still take the checkpointed pages from the WAL.
+            pager.remap()
+        })();
+        if let Err(e) = result {
+            return Err(self.poison(&e));
+        }
+        // The pool first: from here a page of the frozen cycle is read from the file.
+        pager.checkpointed(generation, &newest);
+        self.index.write().frozen = None;
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .checkpoint_pages
+            .fetch_add(newest.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// Pages as one snapshot sees them.
 struct View<'a> {
     shared: &'a Shared,
@@ -164,16 +304,11 @@ impl View<'_> {
             ));
         }
         {
-            // Hold the index while reading from the WAL: a checkpoint starts the next
-            // cycle only under the write lock.
+            // Hold the index while reading from the WAL: a WAL file is written over only
+            // after a cycle ends, under the write lock.
             let index = self.shared.index.read();
-            if index.generation == self.snap.generation
-                && let Some(offset) = index.find(n, self.snap.end)
-            {
-                return self
-                    .shared
-                    .pager
-                    .read_wal(index.generation, offset, n, keep);
+            if let Some((generation, offset)) = index.find(self.snap.generation, self.snap.end, n) {
+                return self.shared.pager.read_wal(generation, offset, n, keep);
             }
         }
         self.shared.pager.read_db(n, keep)
@@ -195,9 +330,9 @@ impl PageRead for View<'_> {
             return None; // read() says why
         }
         // A snapshot that ends at the WAL's start (just after a checkpoint) has no images.
-        if self.snap.end > 0 {
+        if self.snap.end > 0 || self.snap.after_frozen {
             let index = self.shared.index.read();
-            if index.generation == self.snap.generation && index.find(n, self.snap.end).is_some() {
+            if index.find(self.snap.generation, self.snap.end, n).is_some() {
                 return None;
             }
         }
@@ -206,8 +341,7 @@ impl PageRead for View<'_> {
 
     fn prefetch(&self, n: u64) {
         let index = self.shared.index.read();
-        let in_wal =
-            index.generation == self.snap.generation && index.find(n, self.snap.end).is_some();
+        let in_wal = index.find(self.snap.generation, self.snap.end, n).is_some();
         if !in_wal && n < self.snap.header.page_count {
             self.shared.pager.prefetch_db(n);
         }
@@ -219,9 +353,21 @@ impl PageRead for View<'_> {
 }
 
 struct Writer {
-    log: WalWriter,
+    /// The WAL files' writers: cycle `c` appends to `logs[c % 2]`.
+    logs: [WalWriter; 2],
+    /// The cycle being written.
+    cycle: u64,
     /// The buffer commit records are encoded in, kept from one commit to the next.
     record: Vec<u8>,
+    /// The background checkpoint of the cycle before, until it is waited for.
+    checkpoint: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Writer {
+    /// The writer of the cycle being written.
+    fn log(&mut self) -> &mut WalWriter {
+        &mut self.logs[(self.cycle % 2) as usize]
+    }
 }
 
 /// A record buffer grown past this by a huge commit is not kept for the next.
@@ -252,26 +398,36 @@ impl BTree {
         let vfs = Arc::new(Counted::new(options.vfs.clone()));
         let lock = identity::claim(vfs.as_ref(), dir, "btree", FORMAT)?;
         let db_path = dir.join(DB_FILE);
-        let wal_path = dir.join(WAL_FILE);
 
         let (db, header_in_file) = open_db_file(vfs.as_ref(), dir, &opts)?;
-        if !vfs.exists(&wal_path)? {
-            vfs.create(&wal_path, FileKind::Wal)?.sync()?;
+        let mut created = false;
+        for name in WAL_FILES {
+            if !vfs.exists(&dir.join(name))? {
+                vfs.create(&dir.join(name), FileKind::Wal)?.sync()?;
+                created = true;
+            }
+        }
+        if created {
             vfs.sync_dir(dir)?;
         }
-        let wal_reader = vfs.open(&wal_path, FileKind::Wal)?;
-        // Map the WAL rather than read it: it may be hundreds of megabytes.
-        let wal_bytes = match wal_reader.map()? {
-            Some(bytes) => bytes,
-            None => Bytes::from(wal_reader.read_all()?),
-        };
-        // The file's header says which WAL cycle holds the commits after its state.
+        // The file's header says which WAL cycle holds the commits after its state; the
+        // cycle after it may have begun in the other file.
         let file_header = header_in_file?;
-        let (commits, valid) = wal::read_commits(&wal_bytes, &wal_path, file_header.wal_cycle)?;
-        let header = match commits.last() {
-            Some(last) if last.header.page_size != file_header.page_size => {
+        let first = file_header.wal_cycle;
+        let read_cycle = |cycle: u64| -> Result<CycleLog> {
+            let path = dir.join(wal_file(cycle));
+            let file = vfs.open(&path, FileKind::Wal)?;
+            // Map the WAL rather than read it: it may be hundreds of megabytes.
+            let bytes = match file.map()? {
+                Some(bytes) => bytes,
+                None => Bytes::from(file.read_all()?),
+            };
+            let (commits, valid) = wal::read_commits(&bytes, &path, cycle)?;
+            if let Some(last) = commits.last()
+                && last.header.page_size != file_header.page_size
+            {
                 return Err(Error::corruption(
-                    &wal_path,
+                    &path,
                     0,
                     format!(
                         "WAL pages of {} bytes, database pages of {}",
@@ -279,9 +435,24 @@ impl BTree {
                     ),
                 ));
             }
-            Some(last) => last.header,
-            None => file_header,
+            Ok(CycleLog {
+                commits,
+                valid,
+                len: bytes.len() as u64,
+            })
         };
+        let frozen = read_cycle(first)?;
+        let next = read_cycle(first + 1)?;
+        let (frozen, active, cycle) = if next.commits.is_empty() {
+            (None, frozen, first)
+        } else {
+            (Some(frozen), next, first + 1)
+        };
+        let header = active
+            .commits
+            .last()
+            .or(frozen.as_ref().and_then(|f| f.commits.last()))
+            .map_or(file_header, |c| c.header);
         let page_size = header.page_size as usize;
         let pages = db.len()? / page_size as u64;
         if pages < file_header.page_count {
@@ -294,26 +465,41 @@ impl BTree {
                 ),
             ));
         }
-        let wal_len = wal_bytes.len() as u64;
-        // The mapping goes before anything writes the file.
-        drop(wal_bytes);
-        let writer_file = vfs.open(&wal_path, FileKind::Wal)?;
-        if valid < wal_len {
+        let open_wal = |cycle: u64| vfs.open(&dir.join(wal_file(cycle)), FileKind::Wal);
+        let active_file = open_wal(cycle)?;
+        if active.valid < active.len {
             // A torn tail, or records of an earlier cycle: cut them off, so that nothing
             // old is left behind the records to come.
-            writer_file.truncate(valid)?;
-            writer_file.sync()?;
+            active_file.truncate(active.valid)?;
+            active_file.sync()?;
         }
-        let mut index = WalIndex {
-            generation: header.wal_cycle,
-            pages: IntMap::default(),
-        };
-        for commit in &commits {
-            for &(n, offset) in &commit.images {
-                index.add(n, offset);
+        let other_file = open_wal(cycle + 1)?;
+        if frozen.is_none() && other_file.len()? > 0 {
+            // The other file holds a checkpointed cycle, or the torn start of the next
+            // one: either way nothing, and nothing of it may be left behind the records
+            // the next cycle writes there.
+            other_file.truncate(0)?;
+            other_file.sync()?;
+        }
+        let index_of = |generation: u64, log: &CycleLog| {
+            let mut index = CycleIndex::new(generation);
+            for commit in &log.commits {
+                for &(n, offset) in &commit.images {
+                    index.add(n, offset);
+                }
             }
-        }
-        let pager = Pager::new(db, wal_reader, page_size, opts.pool_size, opts.mmap_reads)?;
+            index
+        };
+        let index = WalIndex {
+            active: index_of(cycle, &active),
+            frozen: frozen.as_ref().map(|f| index_of(first, f)),
+        };
+        let readers = if cycle % 2 == 0 {
+            [open_wal(cycle)?, open_wal(cycle + 1)?]
+        } else {
+            [open_wal(cycle + 1)?, open_wal(cycle)?]
+        };
+        let pager = Pager::new(db, readers, page_size, opts.pool_size, opts.mmap_reads)?;
         let map = pager.mapping();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
@@ -321,27 +507,47 @@ impl BTree {
             pager,
             index: RwLock::new(index),
             current: RwLock::new(Arc::new(Snapshot {
-                generation: header.wal_cycle,
-                end: valid,
+                generation: cycle,
+                end: active.valid,
                 header,
                 map,
+                after_frozen: frozen.is_some(),
             })),
             retired: Mutex::new(Vec::new()),
             poisoned: Mutex::new(None),
             counters: Counters::default(),
         });
+        if let Some(frozen) = &frozen {
+            // Both cycles have commits: a crash came while the first was checkpointed.
+            // Finish that now, so the store opens with one cycle to replay at most.
+            let db_header = frozen.commits.last().map_or(file_header, |c| c.header);
+            shared.checkpoint(
+                first,
+                DbHeader {
+                    wal_cycle: cycle,
+                    ..db_header
+                },
+            )?;
+        }
+        // Records under 16 KiB grow the file in steps of an eighth of the limit, records
+        // over 512 KiB (1 KiB at the tests' tiny sizes, so that their crashes land among
+        // the pieces of a record too) go out in pieces.
+        let step = (opts.wal_limit / 8).clamp(4096, 1 << 20);
+        let spill = (opts.wal_limit / 512).clamp(1 << 10, 512 << 10) as usize;
+        let active_log = WalWriter::new(active_file, active.valid, step, spill)?;
+        let other_log = WalWriter::new(other_file, 0, step, spill)?;
+        let logs = if cycle % 2 == 0 {
+            [active_log, other_log]
+        } else {
+            [other_log, active_log]
+        };
         Ok(BTree {
             shared,
             writer: Mutex::new(Writer {
-                log: WalWriter::new(
-                    writer_file,
-                    valid,
-                    (opts.wal_limit / 8).clamp(4096, 1 << 20),
-                    // 512 KiB by default; 1 KiB at the tests' tiny sizes, so that their
-                    // crashes land among the pieces of a record too.
-                    (opts.wal_limit / 512).clamp(1 << 10, 512 << 10) as usize,
-                )?,
+                logs,
+                cycle,
                 record: Vec::new(),
+                checkpoint: None,
             }),
             opts,
             durability: options.durability,
@@ -361,14 +567,7 @@ impl BTree {
     }
 
     fn poison(&self, e: &Error) -> Error {
-        let mut p = self.shared.poisoned.lock();
-        if p.is_none() {
-            *p = Some(format!(
-                "a write or sync failed ({e}); nothing since the last good sync can be \
-                 trusted to be durable, so the store refuses writes until it is reopened"
-            ));
-        }
-        Error::Poisoned(p.clone().unwrap_or_default())
+        self.shared.poison(e)
     }
 
     /// Appends a transaction's record to the WAL, syncs it if asked, and publishes it.
@@ -382,7 +581,15 @@ impl BTree {
         header.txn += 1;
         let mut pages: Vec<Arc<Page>> = dirty.into_values().collect();
         pages.sort_unstable_by_key(|p| p.number);
-        let appended = w.log.append_commit(&mut w.record, &header, &mut pages);
+        let appended = {
+            let Writer {
+                logs,
+                cycle,
+                record,
+                ..
+            } = &mut *w;
+            logs[(*cycle % 2) as usize].append_commit(record, &header, &mut pages)
+        };
         if w.record.capacity() > KEEP_RECORD_BUFFER {
             w.record = Vec::new();
         }
@@ -393,26 +600,27 @@ impl BTree {
             Err(e) => return Err(self.poison(&e)),
         };
         if self.durability == Durability::Sync
-            && let Err(e) = w.log.sync()
+            && let Err(e) = w.log().sync()
         {
             return Err(self.poison(&e));
         }
         {
             let mut index = self.shared.index.write();
             for &(n, offset) in &offsets {
-                index.add(n, offset);
+                index.active.add(n, offset);
             }
         }
         for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
             self.shared.pager.cache_wal(generation, offset, page);
         }
-        self.publish(generation, w.log.len(), header);
+        let end = w.log().len();
+        self.publish(generation, end, header);
         let c = &self.shared.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
         c.wal_frames
             .fetch_add(offsets.len() as u64, Ordering::Relaxed);
-        if w.log.len() > self.opts.wal_limit {
-            self.checkpoint(w, false)?;
+        if end > self.opts.wal_limit {
+            self.end_cycle(w, self.opts.background_checkpoints)?;
         }
         Ok(())
     }
@@ -425,6 +633,7 @@ impl BTree {
             end,
             header,
             map: self.shared.pager.mapping(),
+            after_frozen: self.shared.index.read().frozen.is_some(),
         };
         let old = std::mem::replace(&mut *self.shared.current.write(), Arc::new(snap));
         let mut retired = self.shared.retired.lock();
@@ -434,10 +643,11 @@ impl BTree {
         }
     }
 
-    /// Copies the WAL's newest images into the database file and starts the next WAL
-    /// cycle (in an emptied file if `truncate`); false if a reader of an older snapshot
-    /// is still open (nothing is done then).
-    fn checkpoint(&self, w: &mut Writer, truncate: bool) -> Result<bool> {
+    /// Ends the WAL cycle being written: syncs and freezes it, starts the next cycle in
+    /// the other WAL file, and checkpoints the frozen cycle — on a thread of its own if
+    /// `background`, else before returning. False (nothing done) while a reader holds a
+    /// snapshot older than the newest: the checkpoint would overwrite pages under it.
+    fn end_cycle(&self, w: &mut Writer, background: bool) -> Result<bool> {
         {
             let mut retired = self.shared.retired.lock();
             retired.retain(|s| s.strong_count() > 0);
@@ -449,88 +659,53 @@ impl BTree {
                 return Ok(false);
             }
         }
-        if w.log.is_empty() {
-            // Nothing to copy; a WAL file left from the last cycle still goes at rest.
-            if truncate && let Err(e) = w.log.truncate() {
-                return Err(self.poison(&e));
-            }
-            return Ok(true);
-        }
+        // The next cycle is written over the file the last checkpoint copies from.
+        self.wait_for_checkpoint(w)?;
         // The images must be durable in the WAL before any of them lands in the file:
         // a crash may keep a page written below and drop an unsynced WAL record.
-        if let Err(e) = w.log.sync() {
+        if let Err(e) = w.log().sync() {
             return Err(self.poison(&e));
         }
-        let snap = self.snapshot();
-        let mut newest: Vec<(u64, u64)> = self
-            .shared
-            .index
-            .read()
-            .pages
-            .iter()
-            .map(|(&n, images)| (n, images.newest))
-            .collect();
-        newest.sort_unstable();
-        let header = DbHeader {
-            wal_cycle: snap.header.wal_cycle + 1,
-            ..snap.header
-        };
-        let pager = &self.shared.pager;
-        let result = (|| -> Result<()> {
-            // Runs of neighbouring pages go down in one write.
-            let mut run: Vec<u8> = Vec::new();
-            let mut run_start = 0;
-            let wal = pager.map_wal()?;
-            for (i, &(n, offset)) in newest.iter().enumerate() {
-                if run.is_empty() {
-                    run_start = n;
-                }
-                match &wal {
-                    Some(wal) => pager.copy_wal_image(wal, offset, n, &mut run)?,
-                    None => {
-                        run.extend_from_slice(&pager.peek_wal(snap.generation, offset, n)?.data[..])
-                    }
-                }
-                let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
-                if !next_follows || run.len() >= 1 << 20 {
-                    pager.write_db_at(run_start, &run)?;
-                    run.clear();
-                }
-            }
-            // Only once every page is durable may the header say the old cycle is done.
-            pager.sync_db()?;
-            pager.write_header(&header)?;
-            pager.sync_db()
-        })();
-        if let Err(e) = result {
-            // The WAL still holds everything; but after a failed sync nothing written to
-            // the file can be trusted, so stop here.
-            return Err(self.poison(&e));
-        }
-        // Map the file again before readers turn to it: until the index empties below,
-        // they still take the checkpointed pages from the WAL.
-        if let Err(e) = pager.remap() {
-            return Err(self.poison(&e));
-        }
+        let frozen = w.cycle;
+        let next = frozen + 1;
         {
             let mut index = self.shared.index.write();
-            index.generation = header.wal_cycle;
-            index.pages.clear();
+            let cycle = std::mem::replace(&mut index.active, CycleIndex::new(next));
+            index.frozen = Some(cycle);
         }
-        pager.checkpointed(snap.generation, &newest);
-        if truncate {
-            if let Err(e) = w.log.truncate() {
-                return Err(self.poison(&e));
+        w.cycle = next;
+        w.log().restart();
+        let header = DbHeader {
+            wal_cycle: next,
+            ..self.snapshot().header
+        };
+        self.publish(next, 0, header);
+        if background {
+            let shared = Arc::clone(&self.shared);
+            let thread = std::thread::Builder::new()
+                .name("btree-checkpoint".into())
+                .spawn(move || shared.checkpoint(frozen, header));
+            match thread {
+                Ok(handle) => w.checkpoint = Some(handle),
+                // No thread to be had: do the work here.
+                Err(_) => self.shared.checkpoint(frozen, header)?,
             }
         } else {
-            w.log.restart();
+            self.shared.checkpoint(frozen, header)?;
         }
-        self.publish(header.wal_cycle, 0, header);
-        let c = &self.shared.counters;
-        c.checkpoints.fetch_add(1, Ordering::Relaxed);
-        c.checkpoint_pages
-            .fetch_add(newest.len() as u64, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// Waits for the background checkpoint, if one is running, and reports how it went.
+    fn wait_for_checkpoint(&self, w: &mut Writer) -> Result<()> {
+        match w.checkpoint.take().map(|handle| handle.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            // It poisoned the store already.
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => {
+                Err(self.poison(&Error::Poisoned("the checkpoint thread panicked".into())))
+            }
+        }
     }
 
     /// Runs the integrity checker on the newest snapshot (see [`super::check`]).
@@ -576,11 +751,14 @@ fn open_db_file(
     opts: &BTreeOptions,
 ) -> Result<(Box<dyn vfs::VfsFile>, Result<DbHeader>)> {
     let db_path = dir.join(DB_FILE);
-    let wal_path = dir.join(WAL_FILE);
+    let mut wal_empty = true;
+    for name in WAL_FILES {
+        let path = dir.join(name);
+        wal_empty &= !vfs.exists(&path)? || vfs.file_len(&path)? == 0;
+    }
     if vfs.exists(&db_path)? {
         let db = vfs.open(&db_path, FileKind::Page)?;
         let header = pager::read_header(db.as_ref(), &db_path);
-        let wal_empty = !vfs.exists(&wal_path)? || vfs.file_len(&wal_path)? == 0;
         if header.is_ok() || !wal_empty || db.len()? > 0 {
             return Ok((db, header));
         }
@@ -588,9 +766,9 @@ fn open_db_file(
         // the header page became durable. Start it again.
         drop(db);
         vfs.remove(&db_path)?;
-    } else if vfs.exists(&wal_path)? && vfs.file_len(&wal_path)? > 0 {
+    } else if !wal_empty {
         return Err(Error::corruption(
-            &wal_path,
+            dir.join(WAL_FILES[0]),
             0,
             "a B+tree WAL without its database file",
         ));
@@ -675,7 +853,7 @@ impl KvStore for BTree {
     fn sync(&self) -> Result<()> {
         self.check_writable()?;
         let mut w = self.writer.lock();
-        if let Err(e) = w.log.sync() {
+        if let Err(e) = w.log().sync() {
             return Err(self.poison(&e));
         }
         Ok(())
@@ -684,8 +862,17 @@ impl KvStore for BTree {
     fn settle(&self) -> Result<()> {
         self.check_writable()?;
         let mut w = self.writer.lock();
+        self.wait_for_checkpoint(&mut w)?;
+        if !w.log().is_empty() && !self.end_cycle(&mut w, false)? {
+            // A reader of an older snapshot is open: the WAL stays as it is.
+            return Ok(());
+        }
         // At rest, the store keeps no WAL.
-        self.checkpoint(&mut w, true)?;
+        for log in &mut w.logs {
+            if let Err(e) = log.truncate() {
+                return Err(self.poison(&e));
+            }
+        }
         Ok(())
     }
 
@@ -715,7 +902,7 @@ impl KvStore for BTree {
             ("pool_misses".into(), misses),
             ("commits".into(), load(&c.commits)),
             ("wal_frames".into(), load(&c.wal_frames)),
-            ("wal_bytes".into(), self.writer.lock().log.len()),
+            ("wal_bytes".into(), self.writer.lock().log().len()),
             ("checkpoints".into(), load(&c.checkpoints)),
             (
                 "checkpoint_bytes".into(),
@@ -737,9 +924,13 @@ impl KvStore for BTree {
 
 impl Drop for BTree {
     fn drop(&mut self) {
+        let mut w = self.writer.lock();
+        // The checkpoint's thread writes the files: it ends before the store lets go of
+        // its directory. (A failure of it has poisoned the store; the WAL keeps all.)
+        let _ = self.wait_for_checkpoint(&mut w);
         if self.durability == Durability::Buffered && self.shared.poisoned.lock().is_none() {
             // Best effort: a clean close keeps buffered writes.
-            let _ = self.writer.lock().log.sync();
+            let _ = w.log().sync();
         }
     }
 }

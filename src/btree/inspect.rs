@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::check;
-use super::db::{DB_FILE, WAL_FILE};
+use super::db::{DB_FILE, wal_file};
 use super::page::Page;
 use super::pager::{self, DbHeader};
 use super::tree::PageRead;
@@ -22,22 +22,22 @@ use crate::vfs::{FileKind, Vfs, VfsFile};
 struct FileView {
     db: Box<dyn VfsFile>,
     db_path: PathBuf,
-    wal: Bytes,
-    wal_path: PathBuf,
-    newest: IntMap<u64, u64>,
+    /// The WAL files' bytes and paths, as `wal_file` numbers them (even cycles first).
+    wals: [(Bytes, PathBuf); 2],
+    /// Page number → (cycle, offset) of its newest image.
+    newest: IntMap<u64, (u64, u64)>,
     page_size: usize,
 }
 
 impl PageRead for FileView {
     fn read(&self, n: u64) -> Result<Arc<Page>> {
-        if let Some(&offset) = self.newest.get(&n) {
-            let bad = || Error::corruption(&self.wal_path, offset, "malformed page image");
-            let (_, data) = wal::decode_image(
-                self.wal.get(offset as usize..).ok_or_else(bad)?,
-                self.page_size,
-            )
-            .ok_or_else(bad)?;
-            return Ok(Arc::new(Page::decode_at(n, data, &self.wal_path, offset)?));
+        if let Some(&(cycle, offset)) = self.newest.get(&n) {
+            let (wal, path) = &self.wals[(cycle % 2) as usize];
+            let bad = || Error::corruption(path, offset, "malformed page image");
+            let (_, data) =
+                wal::decode_image(wal.get(offset as usize..).ok_or_else(bad)?, self.page_size)
+                    .ok_or_else(bad)?;
+            return Ok(Arc::new(Page::decode_at(n, data, path, offset)?));
         }
         let mut data = vec![0u8; self.page_size];
         let offset = n * self.page_size as u64;
@@ -73,7 +73,6 @@ fn describe_header(out: &mut String, h: &DbHeader) {
 pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     let mut out = String::new();
     let db_path = dir.join(DB_FILE);
-    let wal_path = dir.join(WAL_FILE);
     let db = vfs.open(&db_path, FileKind::Page)?;
     let file_header = pager::read_header(db.as_ref(), &db_path)?;
     let page_size = file_header.page_size as usize;
@@ -84,46 +83,62 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     );
     describe_header(&mut out, &file_header);
 
-    let wal = if vfs.exists(&wal_path)? {
-        Bytes::from(vfs.open(&wal_path, FileKind::Wal)?.read_all()?)
-    } else {
-        Bytes::new()
-    };
-    let (commits, valid) = wal::read_commits(&wal, &wal_path, file_header.wal_cycle)?;
-    let images: usize = commits.iter().map(|c| c.images.len()).sum();
-    let _ = writeln!(
-        out,
-        "\nWAL {WAL_FILE}: {} bytes; cycle {}: {} commits{}, {images} page images, {valid} bytes{}",
-        wal.len(),
-        file_header.wal_cycle,
-        commits.len(),
-        match (commits.first(), commits.last()) {
-            (Some(a), Some(b)) => format!(" (transactions {} to {})", a.txn, b.txn),
-            _ => String::new(),
-        },
-        if (valid as usize) < wal.len() {
-            " (the rest: a torn tail or records of an earlier cycle)"
+    // The cycle the header names, then the one after it (begun in the other file while
+    // a checkpoint of the first was under way).
+    let read = |cycle: u64| -> Result<(Bytes, PathBuf)> {
+        let path = dir.join(wal_file(cycle));
+        let bytes = if vfs.exists(&path)? {
+            Bytes::from(vfs.open(&path, FileKind::Wal)?.read_all()?)
         } else {
-            ""
-        }
-    );
+            Bytes::new()
+        };
+        Ok((bytes, path))
+    };
+    let first = file_header.wal_cycle;
     let mut newest = IntMap::default();
-    for commit in &commits {
-        for &(n, offset) in &commit.images {
-            newest.insert(n, offset);
+    let mut header = file_header;
+    let mut wals = [read(first)?, read(first + 1)?];
+    for cycle in [first, first + 1] {
+        let (wal, path) = &wals[((cycle - first) % 2) as usize];
+        let (commits, valid) = wal::read_commits(wal, path, cycle)?;
+        let images: usize = commits.iter().map(|c| c.images.len()).sum();
+        let _ = writeln!(
+            out,
+            "\nWAL {}: {} bytes; cycle {cycle}: {} commits{}, {images} page images, {valid} bytes{}",
+            wal_file(cycle),
+            wal.len(),
+            commits.len(),
+            match (commits.first(), commits.last()) {
+                (Some(a), Some(b)) => format!(" (transactions {} to {})", a.txn, b.txn),
+                _ => String::new(),
+            },
+            if (valid as usize) < wal.len() {
+                " (the rest: a torn tail or records of an earlier cycle)"
+            } else {
+                ""
+            }
+        );
+        for commit in &commits {
+            for &(n, offset) in &commit.images {
+                newest.insert(n, (cycle, offset));
+            }
+        }
+        if let Some(last) = commits.last() {
+            header = last.header;
         }
     }
-    let header = commits.last().map_or(file_header, |c| c.header);
-    if !commits.is_empty() {
+    if header != file_header {
         let _ = writeln!(out, "  the newest commit's header:");
         describe_header(&mut out, &header);
+    }
+    if first % 2 == 1 {
+        wals.swap(0, 1);
     }
 
     let view = FileView {
         db,
         db_path,
-        wal,
-        wal_path,
+        wals,
         newest,
         page_size,
     };

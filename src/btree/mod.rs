@@ -42,6 +42,10 @@ pub struct BTreeOptions {
     /// Read database pages through a memory map of the file (as LMDB does) instead of
     /// pread into the buffer pool; WAL images still go through the pool.
     pub mmap_reads: bool,
+    /// Copy a finished WAL cycle into the database file on a thread of its own while
+    /// commits go on into the other WAL file, rather than in the commit that ended the
+    /// cycle.
+    pub background_checkpoints: bool,
 }
 
 impl Default for BTreeOptions {
@@ -51,6 +55,7 @@ impl Default for BTreeOptions {
             pool_size: 8 << 20,
             wal_limit: 256 << 20,
             mmap_reads: false,
+            background_checkpoints: true,
         }
     }
 }
@@ -64,6 +69,7 @@ impl BTreeOptions {
             pool_size: 16 << 10,
             wal_limit: 32 << 10,
             mmap_reads: false,
+            background_checkpoints: true,
         }
     }
 
@@ -74,14 +80,12 @@ impl BTreeOptions {
             "page_size" => self.page_size = size()? as usize,
             "pool_size" => self.pool_size = size()? as usize,
             "wal_limit" => self.wal_limit = size()?,
-            "mmap_reads" => {
-                self.mmap_reads = value.parse().map_err(|_| {
-                    Error::invalid(format!("btree.mmap_reads is true or false, not '{value}'"))
-                })?
-            }
+            "mmap_reads" => self.mmap_reads = flag(name, value)?,
+            "background_checkpoints" => self.background_checkpoints = flag(name, value)?,
             _ => {
                 return Err(Error::invalid(format!(
-                    "unknown btree option '{name}' (page_size, pool_size, wal_limit, mmap_reads)"
+                    "unknown btree option '{name}' (page_size, pool_size, wal_limit, \
+                     mmap_reads, background_checkpoints)"
                 )));
             }
         }
@@ -92,4 +96,11 @@ impl BTreeOptions {
     pub fn validate(&self) -> Result<()> {
         pager::check_page_size(self.page_size)
     }
+}
+
+/// A true-or-false knob's value.
+fn flag(name: &str, value: &str) -> Result<bool> {
+    value
+        .parse()
+        .map_err(|_| Error::invalid(format!("btree.{name} is true or false, not '{value}'")))
 }

@@ -38,7 +38,7 @@ use crate::lsm::cache::IntMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -310,6 +310,10 @@ impl Pool {
 pub(super) struct Mapped {
     bytes: Bytes,
     verified: Vec<AtomicU64>,
+    /// Set when the file is mapped again: a snapshot that kept this mapping then reads
+    /// through the new one, since a mapping may not show what was written after it was
+    /// taken (a `SimFs`'s is a copy; a real one may end before the file's new pages).
+    stale: AtomicBool,
 }
 
 impl std::fmt::Debug for Mapped {
@@ -356,10 +360,8 @@ pub struct Pager {
     mapped: RwLock<Option<Arc<Mapped>>>,
     mmap_reads: bool,
     db_path: PathBuf,
-    wal: Box<dyn VfsFile>,
-    wal_path: PathBuf,
-    /// In the mmap read mode, a mapping of the WAL that follows it as it grows.
-    wal_window: RwLock<Option<WalWindow>>,
+    /// The two WAL files, read handles: cycle `c` is in `wals[c % 2]`.
+    wals: [WalFile; 2],
     page_size: usize,
     pool: Mutex<Pool>,
     /// Buffers of pages the pool let go, for the next pages rebuilt from the WAL: a
@@ -370,6 +372,24 @@ pub struct Pager {
 
 /// The most page buffers kept spare.
 const SPARE_BUFFERS: usize = 64;
+
+/// A read handle on one of the two WAL files.
+struct WalFile {
+    file: Box<dyn VfsFile>,
+    path: PathBuf,
+    /// In the mmap read mode, a mapping of the file that follows it as it grows.
+    window: RwLock<Option<WalWindow>>,
+}
+
+impl WalFile {
+    fn new(file: Box<dyn VfsFile>) -> WalFile {
+        WalFile {
+            path: file.path().to_path_buf(),
+            file,
+            window: RwLock::new(None),
+        }
+    }
+}
 
 /// A standing mapping of the WAL for one cycle (`generation`): images are read out of it
 /// rather than by a call each. Within a cycle the WAL only grows, so what it shows at an
@@ -419,10 +439,11 @@ fn image_end(wal: &[u8], offset: u64, page_size: usize) -> Option<usize> {
 }
 
 impl Pager {
-    /// A pager over an open database file and a read handle on the WAL.
+    /// A pager over an open database file and read handles on the two WAL files (of
+    /// even and of odd cycles).
     pub fn new(
         db: Box<dyn VfsFile>,
-        wal: Box<dyn VfsFile>,
+        [even, odd]: [Box<dyn VfsFile>; 2],
         page_size: usize,
         pool_bytes: usize,
         mmap_reads: bool,
@@ -431,10 +452,8 @@ impl Pager {
             mapped: RwLock::new(None),
             mmap_reads,
             db_path: db.path().to_path_buf(),
-            wal_path: wal.path().to_path_buf(),
-            wal_window: RwLock::new(None),
+            wals: [WalFile::new(even), WalFile::new(odd)],
             db,
-            wal,
             page_size,
             pool: Mutex::new(Pool {
                 capacity: (pool_bytes / page_size).max(16),
@@ -457,14 +476,19 @@ impl Pager {
             return Ok(());
         }
         let bytes = self.db.map()?;
-        *self.mapped.write() = bytes.map(|bytes| {
+        let new = bytes.map(|bytes| {
             Arc::new(Mapped {
                 verified: (0..(bytes.len() / self.page_size).div_ceil(64))
                     .map(|_| AtomicU64::new(0))
                     .collect(),
                 bytes,
+                stale: AtomicBool::new(false),
             })
         });
+        let old = std::mem::replace(&mut *self.mapped.write(), new);
+        if let Some(old) = old {
+            old.stale.store(true, Ordering::Release);
+        }
         Ok(())
     }
 
@@ -499,6 +523,9 @@ impl Pager {
                 0,
                 "a tree link points at the header page",
             )));
+        }
+        if mapped.stale.load(Ordering::Acquire) {
+            return None;
         }
         // The engine cannot see the page cache; a first read is the nearest thing to a
         // miss (the device counters tell the truth).
@@ -571,29 +598,38 @@ impl Pager {
         Ok(Arc::new(self.load_wal(generation, offset, n)?))
     }
 
+    /// The WAL file of cycle `generation`.
+    fn wal(&self, generation: u64) -> &WalFile {
+        &self.wals[(generation % 2) as usize]
+    }
+
     fn load_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Page> {
         if self.mmap_reads
             && let Some(page) = self.load_wal_mapped(generation, offset, n)?
         {
             return Ok(page);
         }
+        let wal = self.wal(generation);
         let mut buf = vec![0u8; wal::IMAGE_HEADER + self.page_size];
-        let got = self.wal.read_at(&mut buf, offset)?;
+        let got = wal.file.read_at(&mut buf, offset)?;
         let mut data = self.page_buffer();
-        self.rebuild_image(&buf[..got], offset, n, &mut data)?;
-        Page::from_bytes(n, data.into(), &self.wal_path, offset, false)
+        self.rebuild_image(wal, &buf[..got], offset, n, &mut data)?;
+        Page::from_bytes(n, data.into(), &wal.path, offset, false)
     }
 
     /// Rebuilds page `n` onto the end of `out` from the image at the start of `image`,
     /// read from `offset` of the WAL, and checks it: the image is of page `n`, and the
     /// page's checksum and header hold. Returns the image's length in the log.
-    fn rebuild_image(&self, image: &[u8], offset: u64, n: u64, out: &mut Vec<u8>) -> Result<usize> {
+    fn rebuild_image(
+        &self,
+        wal: &WalFile,
+        image: &[u8],
+        offset: u64,
+        n: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<usize> {
         let bad = |detail: &str| {
-            Error::corruption(
-                &self.wal_path,
-                offset,
-                format!("page {n}'s image: {detail}"),
-            )
+            Error::corruption(&wal.path, offset, format!("page {n}'s image: {detail}"))
         };
         let at = out.len();
         let number = wal::decode_image_onto(image, self.page_size, out)
@@ -601,7 +637,7 @@ impl Pager {
         if number != n {
             return Err(bad(&format!("the image there is of page {number}")));
         }
-        let checked = Page::from_bytes(n, &out[at..], &self.wal_path, offset, true)?;
+        let checked = Page::from_bytes(n, &out[at..], &wal.path, offset, true)?;
         Ok(wal::image_len(&checked))
     }
 
@@ -609,8 +645,9 @@ impl Pager {
     /// the standing window (taken anew for a new cycle, or when the image lies past it);
     /// `None` where the file system cannot map so, or the image is past even a new window.
     fn load_wal_mapped(&self, generation: u64, offset: u64, n: u64) -> Result<Option<Page>> {
+        let wal = self.wal(generation);
         let fits = |bytes: &Bytes| image_end(bytes, offset, self.page_size).is_some();
-        let bytes = match &*self.wal_window.read() {
+        let bytes = match &*wal.window.read() {
             Some(w) if w.generation == generation && fits(&w.bytes) => Some(w.bytes.clone()),
             _ => None,
         };
@@ -619,10 +656,10 @@ impl Pager {
             None => {
                 let span =
                     WAL_WINDOW.max(2 * (offset + (wal::IMAGE_HEADER + self.page_size) as u64));
-                let Some(bytes) = self.wal.map_window(span)? else {
+                let Some(bytes) = wal.file.map_window(span)? else {
                     return Ok(None);
                 };
-                *self.wal_window.write() = Some(WalWindow {
+                *wal.window.write() = Some(WalWindow {
                     generation,
                     bytes: bytes.clone(),
                 });
@@ -633,33 +670,41 @@ impl Pager {
             }
         };
         let mut data = self.page_buffer();
-        let len = self.rebuild_image(&bytes[offset as usize..], offset, n, &mut data)?;
-        self.wal.record_mapped_read(len);
-        Page::from_bytes(n, data.into(), &self.wal_path, offset, false).map(Some)
+        let len = self.rebuild_image(wal, &bytes[offset as usize..], offset, n, &mut data)?;
+        wal.file.record_mapped_read(len);
+        Page::from_bytes(n, data.into(), &wal.path, offset, false).map(Some)
     }
 
-    /// The WAL file mapped as it is now, if the file system can map it: a checkpoint
-    /// copies its images out of this rather than reading each with a call of its own. The
-    /// caller holds the writer, so nothing writes the file while the map is read.
-    pub fn map_wal(&self) -> Result<Option<Bytes>> {
-        self.wal.map()
+    /// The WAL file of cycle `generation` mapped as it is now, if the file system can map
+    /// it: a checkpoint copies its images out of this rather than reading each with a call
+    /// of its own. Only for a cycle that is over: nothing writes its file any more.
+    pub fn map_wal(&self, generation: u64) -> Result<Option<Bytes>> {
+        self.wal(generation).file.map()
     }
 
-    /// Appends to `out` page `n` rebuilt from its image at `offset` of the mapped WAL
-    /// `wal`, its checksum checked.
-    pub fn copy_wal_image(&self, wal: &[u8], offset: u64, n: u64, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends to `out` page `n` rebuilt from its image at `offset` of `mapped`, the
+    /// mapped WAL file of cycle `generation`, its checksum checked.
+    pub fn copy_wal_image(
+        &self,
+        generation: u64,
+        mapped: &[u8],
+        offset: u64,
+        n: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let wal = self.wal(generation);
         let image = usize::try_from(offset)
             .ok()
-            .and_then(|at| wal.get(at..))
+            .and_then(|at| mapped.get(at..))
             .ok_or_else(|| {
                 Error::corruption(
-                    &self.wal_path,
+                    &wal.path,
                     offset,
                     format!("page {n}'s image: past the end of the log"),
                 )
             })?;
-        let len = self.rebuild_image(image, offset, n, out)?;
-        self.wal.record_mapped_read(len);
+        let len = self.rebuild_image(wal, image, offset, n, out)?;
+        wal.file.record_mapped_read(len);
         Ok(())
     }
 
@@ -836,7 +881,9 @@ mod tests {
         image.extend_from_slice(&newer.data);
         wal.write_at(&image, 0).unwrap();
         let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
-        let pager = Pager::new(db, reader, 512, 16 * 512, false).unwrap();
+        // Cycle 1 is odd: its WAL file comes second.
+        let even = fs.create(Path::new("/wal0"), FileKind::Wal).unwrap();
+        let pager = Pager::new(db, [even, reader], 512, 16 * 512, false).unwrap();
         let held = pager.read_db(1, true).unwrap(); // pinned while held
         for n in 1..=40u64 {
             let page = pager.read_db(n, true).unwrap();
@@ -884,7 +931,9 @@ mod tests {
             wal.write_at(&image, image_at(n)).unwrap();
         }
         let reader = fs.open(Path::new("/wal"), FileKind::Wal).unwrap();
-        let pager = Pager::new(db, reader, 512, 16 * 512, false).unwrap();
+        // Cycle 1 is odd: its WAL file comes second.
+        let even = fs.create(Path::new("/wal0"), FileKind::Wal).unwrap();
+        let pager = Pager::new(db, [even, reader], 512, 16 * 512, false).unwrap();
         // A value handed out of page 1 shares the page's buffer.
         let page = pager.read_wal(1, image_at(1), 1, true).unwrap();
         let value = page
