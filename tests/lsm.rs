@@ -270,6 +270,62 @@ mod behaviour {
         assert_no_leaks(&fs, &store);
     }
 
+    /// A failed directory sync may drop names other threads have just made (the tiny
+    /// memtable fills and flushes constantly here, so WAL switches and new tables race
+    /// with it): after it, no write is accepted and the directory is never synced again
+    /// (a later success would not bring the names back), and recovery finds every
+    /// acknowledged write.
+    #[test]
+    fn after_a_failed_directory_sync_nothing_counts_on_a_name() {
+        use kvlab::Error;
+        use kvlab::vfs::{Fault, FaultOp};
+        for round in 0..100u32 {
+            let fs = Arc::new(SimFs::new());
+            let store = open(&fs);
+            fill(&store, 100 + round * 7, 1);
+            let before = fs.calls(FaultOp::SyncDir);
+            fs.inject(Fault::eio(FaultOp::SyncDir, 1));
+            let mut acked = 0;
+            let mut failed_at = None;
+            for i in 0..20_000u32 {
+                let mut batch = WriteBatch::new();
+                batch.put(&key(i), &[round as u8; 100]);
+                match store.write(&batch) {
+                    Ok(()) => {
+                        assert!(
+                            failed_at.is_none(),
+                            "round {round}: write {i} accepted after a failure"
+                        );
+                        acked = i + 1;
+                    }
+                    Err(Error::Io { .. } | Error::Poisoned(_)) => {
+                        failed_at.get_or_insert(i);
+                    }
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+                if failed_at.is_some_and(|f| i > f + 30) {
+                    break;
+                }
+            }
+            assert!(failed_at.is_some(), "round {round}: the fault never fired");
+            assert!(store.settle().is_err());
+            assert_eq!(
+                fs.calls(FaultOp::SyncDir),
+                before + 1,
+                "round {round}: the directory was synced again after the failure"
+            );
+            drop(store);
+            fs.crash(u64::from(round));
+            let store = open(&fs);
+            for i in 0..acked {
+                assert!(
+                    store.get(&key(i)).unwrap().is_some(),
+                    "round {round}: key {i}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

@@ -139,6 +139,8 @@ struct Inner {
     work: Mutex<()>,
     /// Set when a WAL append or sync failed.
     poisoned: Mutex<Option<String>>,
+    /// Held while the directory is synced; says why once a sync of it failed.
+    dir_sync: Mutex<Option<String>>,
     filter: FilterCounters,
     counters: Counters,
     _lock: StoreDir,
@@ -247,6 +249,7 @@ impl Lsm {
             commit_cv: Condvar::new(),
             work: Mutex::new(()),
             poisoned: Mutex::new(None),
+            dir_sync: Mutex::new(None),
             filter: FilterCounters::default(),
             counters: Counters::default(),
             _lock: lock,
@@ -568,6 +571,24 @@ impl Inner {
         self.poisoned.lock().get_or_insert_with(|| e.to_string());
     }
 
+    /// Makes the directory's names durable, one thread at a time, and refuses for good
+    /// once that failed: a failed sync may drop names another thread has just made (a
+    /// table the background thread wrote, a WAL a writer switched to), and a later sync
+    /// that succeeds would not bring them back. So after one failure no manifest edit may
+    /// name a new table and no new WAL may take writes: the store is poisoned.
+    fn sync_dir(&self) -> Result<()> {
+        let mut failed = self.dir_sync.lock();
+        if let Some(why) = &*failed {
+            return Err(Error::Poisoned(why.clone()));
+        }
+        if let Err(e) = self.vfs.sync_dir(&self.dir) {
+            *failed = Some(format!("a sync of the directory failed ({e})"));
+            self.poison(&e);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// The write path: queue, and lead a group commit when first in line.
     fn write(&self, batch: &WriteBatch) -> Result<()> {
         if batch.is_empty() {
@@ -691,7 +712,7 @@ impl Inner {
             let file = self
                 .vfs
                 .create(&wal_path(&self.dir, number), FileKind::Wal)?;
-            self.vfs.sync_dir(&self.dir)?;
+            self.sync_dir()?;
             let mut wal = self.wal.lock();
             if self.durability == Durability::Buffered {
                 // What was written to the old WAL must not stay unsynced forever.
@@ -781,7 +802,7 @@ impl Inner {
         })?;
         if !edit.added.is_empty() {
             // The new tables' names must be durable before the manifest names them.
-            self.vfs.sync_dir(&self.dir)?;
+            self.sync_dir()?;
         }
         {
             let mut manifest = self.manifest.lock();
