@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn the_fast_compare_agrees_with_byte_order() {
-        let keys: [&[u8]; 15] = [
+        let keys: [&[u8]; 23] = [
             b"",
             b"\0",
             b"\0\0",
@@ -118,6 +118,14 @@ mod tests {
             b"abcdefgh\0",
             b"abcdefgi",
             b"abcdefghij",
+            b"abcdefgh\0\0\0\0\0\0\0\0",
+            b"abcdefgh\0\0\0\0\0\0\0\0\0",
+            b"abcdefgh12345678",
+            b"abcdefgh12345679",
+            b"abcdefgh1234567",
+            b"abcdefgh12345678\0",
+            b"abcdefgh12345678z",
+            b"abcdefgh12345678za",
             b"b",
             b"\xff\xff\xff\xff\xff\xff\xff\xff",
         ];
