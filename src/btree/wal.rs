@@ -8,11 +8,12 @@
 //! `Error::Corruption`. The payload CRC covers every image of the transaction: the record
 //! is its own commit frame, and a transaction is in the log whole or not at all.
 //!
-//! After a checkpoint the file is written again from its start rather than truncated:
-//! overwriting blocks the file already has makes each fdatasync cheaper (no block
-//! allocation to journal; measured here: 2.4 GB/s against 0.3–0.6 GB/s appending). The
-//! header inside each record names its WAL cycle; the database file's header names the
-//! cycle whose records count, so a record left over from an earlier cycle ends the log.
+//! The log is written in cycles, in two files by turns (db.rs). Once a cycle has been
+//! checkpointed, its file is written again from its start for the cycle after next rather
+//! than truncated: overwriting blocks the file already has makes each fdatasync cheaper
+//! (no block allocation to journal; measured here: 2.4 GB/s against 0.3–0.6 GB/s
+//! appending). The header inside each record names its WAL cycle, and recovery asks each
+//! file for one cycle, so a record left over from an earlier cycle ends that file's log.
 //!
 //! ```text
 //! payload:
