@@ -368,6 +368,31 @@ impl Writer {
     fn log(&mut self) -> &mut WalWriter {
         &mut self.logs[(self.cycle % 2) as usize]
     }
+
+    /// Appends a commit record to the cycle being written (see
+    /// [`WalWriter::append_commit`]).
+    fn append_commit(
+        &mut self,
+        header: &DbHeader,
+        pages: &mut [Arc<Page>],
+    ) -> Result<Vec<(u64, u64)>> {
+        let log = &mut self.logs[(self.cycle % 2) as usize];
+        let appended = log.append_commit(&mut self.record, header, pages);
+        if self.record.capacity() > KEEP_RECORD_BUFFER {
+            self.record = Vec::new();
+        }
+        appended
+    }
+}
+
+/// `[this, next]`, the things of WAL cycle `cycle` and of the cycle after it, in the order
+/// of the WAL files they belong to (even cycles first).
+fn by_file<T>(cycle: u64, [this, next]: [T; 2]) -> [T; 2] {
+    if cycle % 2 == 0 {
+        [this, next]
+    } else {
+        [next, this]
+    }
 }
 
 /// A record buffer grown past this by a huge commit is not kept for the next.
@@ -441,12 +466,14 @@ impl BTree {
                 len: bytes.len() as u64,
             })
         };
-        let frozen = read_cycle(first)?;
-        let next = read_cycle(first + 1)?;
-        let (frozen, active, cycle) = if next.commits.is_empty() {
-            (None, frozen, first)
+        let first_log = read_cycle(first)?;
+        let next_log = read_cycle(first + 1)?;
+        // With commits in the next cycle, the first is the frozen one whose checkpoint a
+        // crash cut short.
+        let (frozen, active, cycle) = if next_log.commits.is_empty() {
+            (None, first_log, first)
         } else {
-            (Some(frozen), next, first + 1)
+            (Some(first_log), next_log, first + 1)
         };
         let header = active
             .commits
@@ -494,11 +521,7 @@ impl BTree {
             active: index_of(cycle, &active),
             frozen: frozen.as_ref().map(|f| index_of(first, f)),
         };
-        let readers = if cycle % 2 == 0 {
-            [open_wal(cycle)?, open_wal(cycle + 1)?]
-        } else {
-            [open_wal(cycle + 1)?, open_wal(cycle)?]
-        };
+        let readers = by_file(cycle, [open_wal(cycle)?, open_wal(cycle + 1)?]);
         let pager = Pager::new(db, readers, page_size, opts.pool_size, opts.mmap_reads)?;
         let map = pager.mapping();
         let shared = Arc::new(Shared {
@@ -534,13 +557,13 @@ impl BTree {
         // the pieces of a record too) go out in pieces.
         let step = (opts.wal_limit / 8).clamp(4096, 1 << 20);
         let spill = (opts.wal_limit / 512).clamp(1 << 10, 512 << 10) as usize;
-        let active_log = WalWriter::new(active_file, active.valid, step, spill)?;
-        let other_log = WalWriter::new(other_file, 0, step, spill)?;
-        let logs = if cycle % 2 == 0 {
-            [active_log, other_log]
-        } else {
-            [other_log, active_log]
-        };
+        let logs = by_file(
+            cycle,
+            [
+                WalWriter::new(active_file, active.valid, step, spill)?,
+                WalWriter::new(other_file, 0, step, spill)?,
+            ],
+        );
         Ok(BTree {
             shared,
             writer: Mutex::new(Writer {
@@ -581,19 +604,7 @@ impl BTree {
         header.txn += 1;
         let mut pages: Vec<Arc<Page>> = dirty.into_values().collect();
         pages.sort_unstable_by_key(|p| p.number);
-        let appended = {
-            let Writer {
-                logs,
-                cycle,
-                record,
-                ..
-            } = &mut *w;
-            logs[(*cycle % 2) as usize].append_commit(record, &header, &mut pages)
-        };
-        if w.record.capacity() > KEEP_RECORD_BUFFER {
-            w.record = Vec::new();
-        }
-        let offsets = match appended {
+        let offsets = match w.append_commit(&header, &mut pages) {
             Ok(offsets) => offsets,
             // Refused before a byte was written.
             Err(e @ Error::InvalidArgument(_)) => return Err(e),
