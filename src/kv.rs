@@ -9,6 +9,7 @@
 
 mod batch;
 mod checked;
+pub(crate) mod chunked;
 pub(crate) mod range;
 mod stats;
 

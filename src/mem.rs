@@ -13,6 +13,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::error::Result;
+use crate::kv::chunked::{ChunkSource, ChunkedScan};
 use crate::kv::{BatchOp, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
 /// The in-memory store.
@@ -55,48 +56,26 @@ impl MemStore {
     }
 }
 
-/// Walks a snapshot in chunks: the iterator owns its snapshot, and each refill looks up
-/// the next few pairs after the last key returned (O(log n) per chunk).
-struct SnapshotScan {
-    map: Arc<BTreeMap<Bytes, Bytes>>,
-    next: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
-    buffer: VecDeque<(Bytes, Bytes)>,
-    done: bool,
-}
+/// The map as one scan took it: no writer changes it, and a scan reads it a chunk at a
+/// time (each refill an O(log n) lookup of the pairs after the last key returned).
+struct Snapshot(Arc<BTreeMap<Bytes, Bytes>>);
 
-impl SnapshotScan {
-    const CHUNK: usize = 128;
-
-    fn refill(&mut self) {
-        let range = KeyRange::new(self.next.clone(), self.end.clone());
-        if range.is_empty() {
-            self.done = true;
-            return;
+impl ChunkSource for Snapshot {
+    fn fetch(
+        &mut self,
+        from: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+        out: &mut VecDeque<(Bytes, Bytes)>,
+    ) -> Result<()> {
+        let owned = |b: Bound<&[u8]>| b.map(<[u8]>::to_vec);
+        // An ordered map's range() panics on empty or inverted bounds.
+        if KeyRange::new(owned(from), owned(end)).is_empty() {
+            return Ok(());
         }
-        self.buffer.extend(
-            self.map
-                .range::<[u8], _>(range.as_slices())
-                .take(Self::CHUNK)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        match self.buffer.back() {
-            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
-                self.next = Bound::Excluded(last.to_vec());
-            }
-            _ => self.done = true,
-        }
-    }
-}
-
-impl Iterator for SnapshotScan {
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffer.is_empty() && !self.done {
-            self.refill();
-        }
-        self.buffer.pop_front().map(Ok)
+        let pairs = self.0.range::<[u8], _>((from, end)).take(limit);
+        out.extend(pairs.map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
     }
 }
 
@@ -130,14 +109,8 @@ impl KvStore for MemStore {
             // An ordered map's range() panics on inverted bounds.
             return Ok(Box::new(std::iter::empty()));
         }
-        let snapshot = Arc::clone(&self.map.read());
-        Ok(Box::new(SnapshotScan {
-            map: snapshot,
-            next: range.start,
-            end: range.end,
-            buffer: VecDeque::new(),
-            done: false,
-        }))
+        let snapshot = Snapshot(Arc::clone(&self.map.read()));
+        Ok(Box::new(ChunkedScan::new(snapshot, range)))
     }
 
     fn sync(&self) -> Result<()> {

@@ -22,7 +22,7 @@
 //!   counters in their place.
 
 #[cfg(any(feature = "lmdb", feature = "sqlite"))]
-use chunked::{ChunkSource, ChunkedScan};
+use crate::kv::chunked::{ChunkSource, ChunkedScan};
 #[cfg(any(
     feature = "redb",
     feature = "lmdb",
@@ -31,8 +31,6 @@ use chunked::{ChunkSource, ChunkedScan};
 ))]
 use common::{OrPeerError, PeerDir};
 
-#[cfg(any(feature = "lmdb", feature = "sqlite"))]
-mod chunked;
 #[cfg(feature = "fjall")]
 mod fjall;
 #[cfg(feature = "lmdb")]

@@ -1,18 +1,18 @@
-//! A scan over a peer's snapshot read a chunk of copied pairs at a time, for the peers
-//! (LMDB, SQLite) whose own iterators borrow what a scan returned from `KvStore::scan`
-//! would have to own.
+//! A scan over a snapshot read a chunk of copied pairs at a time, for stores whose own
+//! iterators borrow what a scan returned from `KvStore::scan` would have to own: `mem`'s
+//! ordered map, and the LMDB and SQLite peers.
 
 use std::collections::VecDeque;
 use std::ops::Bound;
 
 use bytes::Bytes;
 
+use super::KeyRange;
+use super::range::as_slice;
 use crate::error::Result;
-use crate::kv::KeyRange;
-use crate::kv::range::as_slice;
 
-/// What a chunked scan reads from: a peer's snapshot.
-pub(super) trait ChunkSource {
+/// What a chunked scan reads from: a snapshot.
+pub(crate) trait ChunkSource {
     /// Appends to `out`, in key order, up to `limit` pairs from `from` to `end`.
     fn fetch(
         &mut self,
@@ -23,9 +23,9 @@ pub(super) trait ChunkSource {
     ) -> Result<()>;
 }
 
-/// A scan over a peer's snapshot, read a chunk of copied pairs at a time (for a peer
-/// whose own iterator borrows what the scan would have to own).
-pub(super) struct ChunkedScan<S> {
+/// A scan over a snapshot, read a chunk of copied pairs at a time; each refill looks up
+/// the pairs after the last key returned.
+pub(crate) struct ChunkedScan<S> {
     source: S,
     next: Bound<Vec<u8>>,
     end: Bound<Vec<u8>>,
@@ -37,7 +37,7 @@ impl<S: ChunkSource> ChunkedScan<S> {
     const CHUNK: usize = 256;
 
     /// A scan of `range` over `source`; nothing is read yet.
-    pub(super) fn new(source: S, range: KeyRange) -> Self {
+    pub(crate) fn new(source: S, range: KeyRange) -> Self {
         ChunkedScan {
             source,
             next: range.start,
@@ -48,7 +48,7 @@ impl<S: ChunkSource> ChunkedScan<S> {
     }
 
     /// Reads the next chunk; a chunk shorter than asked for is the last.
-    pub(super) fn refill(&mut self) -> Result<()> {
+    pub(crate) fn refill(&mut self) -> Result<()> {
         let (from, end) = (as_slice(&self.next), as_slice(&self.end));
         self.source
             .fetch(from, end, Self::CHUNK, &mut self.buffer)?;
