@@ -79,7 +79,7 @@ pub const WAL_FILES: [&str; 2] = ["btree.wal.0", "btree.wal.1"];
 
 /// The WAL file of cycle `cycle`.
 pub fn wal_file(cycle: u64) -> &'static str {
-    WAL_FILES[(cycle % 2) as usize]
+    WAL_FILES[wal::file_of(cycle)]
 }
 
 /// Where the committed images of each page sit in one WAL cycle.
@@ -366,7 +366,7 @@ struct Writer {
 impl Writer {
     /// The writer of the cycle being written.
     fn log(&mut self) -> &mut WalWriter {
-        &mut self.logs[(self.cycle % 2) as usize]
+        &mut self.logs[wal::file_of(self.cycle)]
     }
 
     /// Appends a commit record to the cycle being written (see
@@ -376,22 +376,12 @@ impl Writer {
         header: &DbHeader,
         pages: &mut [Arc<Page>],
     ) -> Result<Vec<(u64, u64)>> {
-        let log = &mut self.logs[(self.cycle % 2) as usize];
+        let log = &mut self.logs[wal::file_of(self.cycle)];
         let appended = log.append_commit(&mut self.record, header, pages);
         if self.record.capacity() > KEEP_RECORD_BUFFER {
             self.record = Vec::new();
         }
         appended
-    }
-}
-
-/// `[this, next]`, the things of WAL cycle `cycle` and of the cycle after it, in the order
-/// of the WAL files they belong to (even cycles first).
-fn by_file<T>(cycle: u64, [this, next]: [T; 2]) -> [T; 2] {
-    if cycle % 2 == 0 {
-        [this, next]
-    } else {
-        [next, this]
     }
 }
 
@@ -521,7 +511,7 @@ impl BTree {
             active: index_of(cycle, &active),
             frozen: frozen.as_ref().map(|f| index_of(first, f)),
         };
-        let readers = by_file(cycle, [open_wal(cycle)?, open_wal(cycle + 1)?]);
+        let readers = wal::by_file(cycle, [open_wal(cycle)?, open_wal(cycle + 1)?]);
         let pager = Pager::new(db, readers, page_size, opts.pool_size, opts.mmap_reads)?;
         let map = pager.mapping();
         let shared = Arc::new(Shared {
@@ -557,7 +547,7 @@ impl BTree {
         // the pieces of a record too) go out in pieces.
         let step = (opts.wal_limit / 8).clamp(4096, 1 << 20);
         let spill = (opts.wal_limit / 512).clamp(1 << 10, 512 << 10) as usize;
-        let logs = by_file(
+        let logs = wal::by_file(
             cycle,
             [
                 WalWriter::new(active_file, active.valid, step, spill)?,

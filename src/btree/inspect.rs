@@ -32,7 +32,7 @@ struct FileView {
 impl PageRead for FileView {
     fn read(&self, n: u64) -> Result<Arc<Page>> {
         if let Some(&(cycle, offset)) = self.newest.get(&n) {
-            let (wal, path) = &self.wals[(cycle % 2) as usize];
+            let (wal, path) = &self.wals[wal::file_of(cycle)];
             let bad = || Error::corruption(path, offset, "malformed page image");
             let (_, data) =
                 wal::decode_image(wal.get(offset as usize..).ok_or_else(bad)?, self.page_size)
@@ -97,9 +97,9 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     let first = file_header.wal_cycle;
     let mut newest = IntMap::default();
     let mut header = file_header;
-    let mut wals = [read(first)?, read(first + 1)?];
+    let wals = wal::by_file(first, [read(first)?, read(first + 1)?]);
     for cycle in [first, first + 1] {
-        let (wal, path) = &wals[((cycle - first) % 2) as usize];
+        let (wal, path) = &wals[wal::file_of(cycle)];
         let (commits, valid) = wal::read_commits(wal, path, cycle)?;
         let images: usize = commits.iter().map(|c| c.images.len()).sum();
         let _ = writeln!(
@@ -130,9 +130,6 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     if header != file_header {
         let _ = writeln!(out, "  the newest commit's header:");
         describe_header(&mut out, &header);
-    }
-    if first % 2 == 1 {
-        wals.swap(0, 1);
     }
 
     let view = FileView {

@@ -600,7 +600,7 @@ impl Pager {
 
     /// The WAL file of cycle `generation`.
     fn wal(&self, generation: u64) -> &WalFile {
-        &self.wals[(generation % 2) as usize]
+        &self.wals[wal::file_of(generation)]
     }
 
     fn load_wal(&self, generation: u64, offset: u64, n: u64) -> Result<Page> {

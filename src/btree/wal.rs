@@ -45,6 +45,22 @@ use crate::lsm::coding::Reader;
 use crate::lsm::wal::{self, Appends};
 use crate::vfs::VfsFile;
 
+/// Which of the two WAL files holds cycle `cycle`: the log is written in cycles, in the
+/// two files by turns (db.rs), even cycles in the first.
+pub fn file_of(cycle: u64) -> usize {
+    (cycle % 2) as usize
+}
+
+/// `[this, next]`, the things of cycle `cycle` and of the cycle after it, in the order of
+/// the WAL files they belong to.
+pub fn by_file<T>(cycle: u64, [this, next]: [T; 2]) -> [T; 2] {
+    if file_of(cycle) == 0 {
+        [this, next]
+    } else {
+        [next, this]
+    }
+}
+
 /// Bytes of a commit record before its first image, log framing included.
 const PREFIX: usize = wal::HEADER_LEN + 8 + HEADER_LEN + 4;
 /// Bytes of an image before the page's bytes.
