@@ -344,7 +344,7 @@ fn cli_inspect_describes_a_btree_store() {
     }
     let (ok, out, err) = kvlab(&["inspect", store_dir.to_str().unwrap()], "");
     assert!(ok, "{err}");
-    assert!(out.contains("btree store, format 2"), "{out}");
+    assert!(out.contains("btree store, format 3"), "{out}");
     assert!(out.contains("pages of 1024 bytes"), "{out}");
     assert!(
         out.contains("cycle 2: 1 commits"),

@@ -12,44 +12,51 @@
 //! # A write
 //!
 //! One writer at a time (a mutex). The writer starts a [`Txn`] on the newest snapshot,
-//! applies the batch, then appends one WAL record with the new header and the image of
-//! every page it changed, and syncs it (with `Durability::Sync`). Only then does it put
-//! the images' WAL offsets into the WAL index and publish the new snapshot: readers never
-//! see part of a batch.
+//! applies the batch to copies of the pages it touches, then appends one WAL record with
+//! the new header and, for every page it changed, the bytes that changed (a delta against
+//! the page before), and syncs it (with `Durability::Sync`). Only then does it put the new
+//! pages into the WAL index, in memory, and publish the new snapshot: readers never see
+//! part of a batch.
 //!
 //! # A read
 //!
-//! A reader takes the newest snapshot: the header as of one commit, the WAL generation,
-//! and how far into the WAL that commit reached. Page `n` is its newest image in the WAL
-//! before that point, if any, else page `n` of the database file. A scan holds its
-//! snapshot to the end, so it sees one state while the writer goes on.
+//! A reader takes the newest snapshot: the header as of one commit, the WAL cycle, and how
+//! far into the WAL that commit reached. Page `n` is the newest image of it that a commit
+//! before that point left in the index, if any, else page `n` of the database file. A scan
+//! holds its snapshot to the end, so it sees one state while the writer goes on. The index
+//! keeps an older image of a page only while a snapshot that sees it is open.
 //!
 //! # A checkpoint
 //!
 //! The log is written in cycles, each in one of two files by turns (cycle `c` in
-//! `btree.wal.{c % 2}`). When the cycle being written passes `wal_limit` bytes, it ends:
-//! it is synced and frozen, the next commits go to a new cycle in the other file, and a
-//! checkpoint copies the frozen cycle's newest image of every page into the database
-//! file, syncs it, writes the header naming the next cycle, and syncs again — on a
-//! thread of its own (`background_checkpoints`) while commits go on, else in the commit
-//! that ended the cycle. A cycle ends only once the last checkpoint is done, since the
-//! next one is written over the file that checkpoint copies from. `settle` ends the cycle
+//! `btree.wal.{c % 2}`). When the cycle being written passes `wal_limit` bytes, or the
+//! images it holds in memory pass `dirty_limit`, it ends: it is synced and frozen, the
+//! next commits go to a new cycle in the other file, and a checkpoint writes the frozen
+//! cycle's newest image of every page into the database file, syncs it, writes the
+//! header naming the next cycle, and syncs again — on a thread of its own
+//! (`background_checkpoints`) while commits go on, else in the commit that ended the
+//! cycle. A cycle ends only once the last checkpoint is done, since the next one is
+//! written over the file of the cycle that checkpoint writes out. `settle` ends the cycle
 //! whatever its size, waits for its checkpoint, and empties both files.
 //!
-//! A crash at any point leaves either the frozen cycle (replayed again: images are whole
-//! pages, so replaying twice is harmless) or a synced database file. Overwriting the
-//! database file would pull pages from under a reader of a snapshot older than the
-//! frozen cycle's end, so a cycle ends only when no such reader is left (else it goes on,
-//! and ending it is tried again after a later commit).
+//! A crash at any point leaves either the frozen cycle (replayed again onto whatever the
+//! checkpoint left in the file: see wal.rs for why that is sound) or a synced database
+//! file. Overwriting the database file would pull pages from under a reader of a snapshot
+//! older than the frozen cycle's end, so a cycle ends only when no such reader is left
+//! (else it goes on, and ending it is tried again after a later commit). Such a reader
+//! holds back the memory of the pages changed meanwhile as well.
 //!
 //! # Recovery
 //!
 //! The database file's header names cycle `c`. Read the intact records of cycle `c`, then
 //! of cycle `c + 1` in the other file (a torn tail is cut off; records of other cycles end
-//! a file's log); the newest commit's header is the state, and every image goes back into
-//! the index. With records of both, cycle `c` is checkpointed before the store opens. No
-//! records: the database file's header is the state.
+//! a file's log); the newest commit's header is the state. Each page's deltas are applied
+//! in order onto the database file's page (or zeros), cycle `c` first, and every page a
+//! cycle changed is checked as that cycle leaves it and goes into the index. With records
+//! of both, cycle `c` is checkpointed before the store opens. No records: the database
+//! file's header is the state.
 
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -58,9 +65,10 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
-use super::page::{HEADER, Page};
+use super::page::{HEADER, Page, PageBuf};
 use super::pager::{self, DbHeader, Mapped, Pager};
 use super::tree::{self, Cursor, PageRead, Txn};
+use super::wal::Changed;
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
 use crate::identity::{self, StoreDir};
@@ -71,7 +79,7 @@ use crate::lsm::cache::IntMap;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the B+tree's files.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 /// The database file's name.
 pub const DB_FILE: &str = "btree.db";
 /// The WAL files' names: cycle `c` is written in `WAL_FILES[c % 2]`.
@@ -82,12 +90,15 @@ pub fn wal_file(cycle: u64) -> &'static str {
     WAL_FILES[wal::file_of(cycle)]
 }
 
-/// Where the committed images of each page sit in one WAL cycle.
+/// The committed images of the pages one WAL cycle changed, kept in memory until a
+/// checkpoint has written them into the database file (the WAL holds only deltas).
 struct CycleIndex {
-    /// The cycle; pool entries and snapshots carry it.
+    /// The cycle; snapshots carry it.
     generation: u64,
-    /// Page number → file offsets of its images.
+    /// Page number → its images in this cycle.
     pages: IntMap<u64, Images>,
+    /// Images held, all pages together.
+    held: usize,
 }
 
 /// The WAL index: the cycle being written, and the one before it while a checkpoint
@@ -97,24 +108,20 @@ struct WalIndex {
     frozen: Option<CycleIndex>,
 }
 
-/// The WAL offsets of one page's images: the newest kept in line, since nearly every
-/// lookup wants it (a reader of the newest snapshot, the writer), the older ones behind.
-#[derive(Default)]
-struct Images {
-    newest: u64,
-    /// Older images, oldest first.
-    older: Vec<u64>,
+/// One committed image of a page: the page as the commit whose record starts at WAL
+/// offset `at` left it.
+struct Image {
+    at: u64,
+    page: Arc<Page>,
 }
 
-impl Images {
-    /// Adds a newer image. (No image starts at offset 0: a record header comes first,
-    /// so 0 means none yet.)
-    fn push(&mut self, offset: u64) {
-        if self.newest != 0 {
-            self.older.push(self.newest);
-        }
-        self.newest = offset;
-    }
+/// The images of one page: the newest kept in line, since nearly every lookup wants it (a
+/// reader of the newest snapshot, the writer), and older ones while a reader of an older
+/// snapshot may want them.
+struct Images {
+    newest: Image,
+    /// Older images, oldest first.
+    older: Vec<Image>,
 }
 
 impl CycleIndex {
@@ -122,54 +129,85 @@ impl CycleIndex {
         CycleIndex {
             generation,
             pages: IntMap::default(),
+            held: 0,
         }
     }
 
-    /// The newest image of page `n` that starts before `end`.
-    fn find(&self, n: u64, end: u64) -> Option<u64> {
+    /// The newest image of page `n` committed by a record that starts before `end`.
+    fn find(&self, n: u64, end: u64) -> Option<&Arc<Page>> {
         let images = self.pages.get(&n)?;
-        if images.newest < end {
-            return Some(images.newest);
+        if images.newest.at < end {
+            return Some(&images.newest.page);
         }
-        let i = images.older.partition_point(|&o| o < end);
-        (i > 0).then(|| images.older[i - 1])
+        let i = images.older.partition_point(|o| o.at < end);
+        (i > 0).then(|| &images.older[i - 1].page)
     }
 
-    fn add(&mut self, n: u64, offset: u64) {
-        self.pages.entry(n).or_default().push(offset);
+    /// Adds page `page`'s image as the commit whose record starts at `at` left it.
+    fn add(&mut self, at: u64, page: Arc<Page>) {
+        self.held += 1;
+        let image = Image { at, page };
+        match self.pages.entry(image.page.number) {
+            Entry::Vacant(e) => {
+                e.insert(Images {
+                    newest: image,
+                    older: Vec::new(),
+                });
+            }
+            Entry::Occupied(e) => {
+                let images = e.into_mut();
+                let old = std::mem::replace(&mut images.newest, image);
+                images.older.push(old);
+            }
+        }
+    }
+
+    /// Moves to `unseen` the older images of page `n` that no snapshot ending at
+    /// `oldest_end` or later can see (each sees the newest image before its end).
+    fn forget(&mut self, n: u64, oldest_end: u64, unseen: &mut Vec<Arc<Page>>) {
+        let Some(images) = self.pages.get_mut(&n) else {
+            return;
+        };
+        let seen = if images.newest.at < oldest_end {
+            images.older.len()
+        } else {
+            images
+                .older
+                .partition_point(|o| o.at < oldest_end)
+                .saturating_sub(1)
+        };
+        unseen.extend(images.older.drain(..seen).map(|image| image.page));
+        self.held -= seen;
     }
 
     /// Each page's newest image, by page number.
-    fn newest(&self) -> Vec<(u64, u64)> {
-        let mut newest: Vec<(u64, u64)> = self
+    fn newest(&self) -> Vec<Arc<Page>> {
+        let mut newest: Vec<Arc<Page>> = self
             .pages
-            .iter()
-            .map(|(&n, images)| (n, images.newest))
+            .values()
+            .map(|images| Arc::clone(&images.newest.page))
             .collect();
-        newest.sort_unstable();
+        newest.sort_unstable_by_key(|p| p.number);
         newest
     }
 }
 
 impl WalIndex {
-    /// The image of page `n` a snapshot of cycle `generation` up to `end` sees, as
-    /// (cycle, offset); `None` if it sees the database file's page. A snapshot of the
-    /// cycle being written sees all of the frozen one under its own.
-    fn find(&self, generation: u64, end: u64, n: u64) -> Option<(u64, u64)> {
+    /// The image of page `n` a snapshot of cycle `generation` up to `end` sees; `None` if
+    /// it sees the database file's page. A snapshot of the cycle being written sees all
+    /// of the frozen one under its own.
+    fn find(&self, generation: u64, end: u64, n: u64) -> Option<Arc<Page>> {
         if self.active.generation == generation {
-            if let Some(offset) = self.active.find(n, end) {
-                return Some((generation, offset));
+            if let Some(page) = self.active.find(n, end) {
+                return Some(Arc::clone(page));
             }
-            let frozen = self.frozen.as_ref()?;
-            return frozen
-                .find(n, u64::MAX)
-                .map(|offset| (frozen.generation, offset));
+            return self.frozen.as_ref()?.find(n, u64::MAX).cloned();
         }
         let frozen = self
             .frozen
             .as_ref()
             .filter(|f| f.generation == generation)?;
-        frozen.find(n, end).map(|offset| (generation, offset))
+        frozen.find(n, end).cloned()
     }
 }
 
@@ -178,8 +216,9 @@ struct CycleLog {
     commits: Vec<wal::Commit>,
     /// Where its intact records end.
     valid: u64,
-    /// The file's length.
-    len: u64,
+    /// The file's bytes and path.
+    bytes: Bytes,
+    path: PathBuf,
 }
 
 /// What a reader sees: the state after one commit.
@@ -206,6 +245,9 @@ struct Counters {
     checkpoints_deferred: AtomicU64,
 }
 
+/// The most page buffers kept spare (8 MiB of 4 KiB pages).
+const SPARE_BUFFERS: usize = 2048;
+
 /// What readers and the writer share.
 struct Shared {
     dir: PathBuf,
@@ -217,6 +259,10 @@ struct Shared {
     retired: Mutex<Vec<Weak<Snapshot>>>,
     /// Set when a WAL append or a sync failed.
     poisoned: Mutex<Option<String>>,
+    /// Buffers of images no snapshot sees any more, for the writer's next copies of
+    /// pages: a batch of random inserts copies about as many pages as it lets go of,
+    /// and reusing their buffers spares the allocator a malloc and a free for each.
+    spare: Mutex<Vec<Vec<u8>>>,
     counters: Counters,
 }
 
@@ -234,7 +280,31 @@ impl Shared {
         Error::Poisoned(p.clone().unwrap_or_default())
     }
 
-    /// Copies the newest image of each page in frozen WAL cycle `generation` into the
+    /// Keeps the buffers of `pages`, images no snapshot sees any more, for the writer's
+    /// next copies of pages (up to [`SPARE_BUFFERS`]), unless something still holds
+    /// them (a reader, the pool, a value handed out). The rest are freed after the lock
+    /// is let go.
+    fn reclaim(&self, pages: Vec<Arc<Page>>) {
+        let page_size = self.pager.page_size();
+        let mut pages = pages.into_iter();
+        let mut spare = self.spare.lock();
+        while spare.len() < SPARE_BUFFERS
+            && let Some(page) = pages.next()
+        {
+            // (A page of its own bytes: images are kept as the writer made them.)
+            if let Some(Page {
+                data: PageBuf::Owned(mut buffer),
+                ..
+            }) = Arc::into_inner(page)
+                && buffer.capacity() >= page_size
+            {
+                buffer.clear();
+                spare.push(buffer);
+            }
+        }
+    }
+
+    /// Writes the newest image of each page in frozen WAL cycle `generation` into the
     /// database file, then `header` (which names the next cycle), and lets the frozen
     /// cycle go. A failure poisons the store: the frozen cycle still holds everything,
     /// but after a failed write or sync nothing in the file can be trusted.
@@ -248,16 +318,14 @@ impl Shared {
             // Runs of neighbouring pages go down in one write.
             let mut run: Vec<u8> = Vec::new();
             let mut run_start = 0;
-            let wal = pager.map_wal(generation)?;
-            for (i, &(n, offset)) in newest.iter().enumerate() {
+            for (i, page) in newest.iter().enumerate() {
                 if run.is_empty() {
-                    run_start = n;
+                    run_start = page.number;
                 }
-                match &wal {
-                    Some(wal) => pager.copy_wal_image(generation, wal, offset, n, &mut run)?,
-                    None => run.extend_from_slice(&pager.peek_wal(generation, offset, n)?.data),
-                }
-                let next_follows = newest.get(i + 1).is_some_and(|&(m, _)| m == n + 1);
+                run.extend_from_slice(&page.data);
+                let next_follows = newest
+                    .get(i + 1)
+                    .is_some_and(|p| p.number == page.number + 1);
                 if !next_follows || run.len() >= 1 << 20 {
                     pager.write_db_at(run_start, &run)?;
                     run.clear();
@@ -268,19 +336,22 @@ impl Shared {
             pager.write_header(&header)?;
             pager.sync_db()?;
             // Map the file again before readers turn to it: until the frozen cycle goes
-            // below, they still take the checkpointed pages from the WAL.
+            // below, they still take the checkpointed pages from memory.
             pager.remap()
         })();
         if let Err(e) = result {
             return Err(self.poison(&e));
         }
         // The pool first: from here a page of the frozen cycle is read from the file.
-        pager.checkpointed(generation, &newest);
-        self.index.write().frozen = None;
+        pager.checkpointed(&newest);
+        let frozen = self.index.write().frozen.take();
+        // Outside the lock: letting go of a cycle's pages takes a while.
+        drop(frozen);
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters
             .checkpoint_pages
             .fetch_add(newest.len() as u64, Ordering::Relaxed);
+        self.reclaim(newest);
         Ok(())
     }
 }
@@ -303,15 +374,15 @@ impl View<'_> {
                 ),
             ));
         }
-        {
-            // Hold the index while reading from the WAL: a WAL file is written over only
-            // after a cycle ends, under the write lock.
-            let index = self.shared.index.read();
-            if let Some((generation, offset)) = index.find(self.snap.generation, self.snap.end, n) {
-                return self.shared.pager.read_wal(generation, offset, n, keep);
-            }
+        let image = self
+            .shared
+            .index
+            .read()
+            .find(self.snap.generation, self.snap.end, n);
+        match image {
+            Some(page) => Ok(page),
+            None => self.shared.pager.read_db(n, keep),
         }
-        self.shared.pager.read_db(n, keep)
     }
 }
 
@@ -350,6 +421,11 @@ impl PageRead for View<'_> {
     fn page_size(&self) -> usize {
         self.shared.pager.page_size()
     }
+
+    fn page_buffer(&self) -> Vec<u8> {
+        let spare = self.shared.spare.lock().pop();
+        spare.unwrap_or_else(|| Vec::with_capacity(self.page_size()))
+    }
 }
 
 struct Writer {
@@ -371,11 +447,7 @@ impl Writer {
 
     /// Appends a commit record to the cycle being written (see
     /// [`WalWriter::append_commit`]).
-    fn append_commit(
-        &mut self,
-        header: &DbHeader,
-        pages: &mut [Arc<Page>],
-    ) -> Result<Vec<(u64, u64)>> {
+    fn append_commit(&mut self, header: &DbHeader, pages: &mut [Changed]) -> Result<u64> {
         let log = &mut self.logs[wal::file_of(self.cycle)];
         let appended = log.append_commit(&mut self.record, header, pages);
         if self.record.capacity() > KEEP_RECORD_BUFFER {
@@ -453,7 +525,8 @@ impl BTree {
             Ok(CycleLog {
                 commits,
                 valid,
-                len: bytes.len() as u64,
+                bytes,
+                path,
             })
         };
         let first_log = read_cycle(first)?;
@@ -471,48 +544,76 @@ impl BTree {
             .or(frozen.as_ref().and_then(|f| f.commits.last()))
             .map_or(file_header, |c| c.header);
         let page_size = header.page_size as usize;
-        let pages = db.len()? / page_size as u64;
-        if pages < file_header.page_count {
+        let pages_in_file = db.len()? / page_size as u64;
+        if pages_in_file < file_header.page_count {
             return Err(Error::corruption(
                 &db_path,
                 0,
                 format!(
-                    "header says {} pages, the file holds {pages}",
+                    "header says {} pages, the file holds {pages_in_file}",
                     file_header.page_count
                 ),
             ));
         }
+        // Replay: each page's deltas onto the database file's page (or zeros), the frozen
+        // cycle first; every page either cycle changed is checked as the cycle leaves it.
+        let mut pages = IntMap::default();
+        let mut read_base = |n: u64, buf: &mut [u8]| -> Result<()> {
+            if n >= pages_in_file {
+                return Err(Error::corruption(
+                    &db_path,
+                    n * page_size as u64,
+                    format!("a WAL delta of page {n}, which the database file does not hold"),
+                ));
+            }
+            db.read_exact_at(buf, n * page_size as u64)
+        };
+        let mut index_of = |generation: u64, log: &CycleLog| -> Result<CycleIndex> {
+            let changed = wal::replay(
+                &log.commits,
+                &log.bytes,
+                &log.path,
+                &mut pages,
+                page_size,
+                &mut read_base,
+            )?;
+            let mut index = CycleIndex::new(generation);
+            for (n, at) in changed {
+                let data = pages[&n].clone();
+                let page = Page::decode_at(n, data, &log.path, at)?;
+                index.add(at, Arc::new(page));
+            }
+            Ok(index)
+        };
+        let frozen_index = frozen.as_ref().map(|f| index_of(first, f)).transpose()?;
+        let index = WalIndex {
+            active: index_of(cycle, &active)?,
+            frozen: frozen_index,
+        };
+        drop(pages);
+        let valid = active.valid;
+        let frozen_header = frozen
+            .as_ref()
+            .map(|f| f.commits.last().map_or(file_header, |c| c.header));
+        drop((active, frozen));
+
         let open_wal = |cycle: u64| vfs.open(&dir.join(wal_file(cycle)), FileKind::Wal);
         let active_file = open_wal(cycle)?;
-        if active.valid < active.len {
+        if valid < active_file.len()? {
             // A torn tail, or records of an earlier cycle: cut them off, so that nothing
             // old is left behind the records to come.
-            active_file.truncate(active.valid)?;
+            active_file.truncate(valid)?;
             active_file.sync()?;
         }
         let other_file = open_wal(cycle + 1)?;
-        if frozen.is_none() && other_file.len()? > 0 {
+        if frozen_header.is_none() && other_file.len()? > 0 {
             // The other file holds a checkpointed cycle, or the torn start of the next
             // one: either way nothing, and nothing of it may be left behind the records
             // the next cycle writes there.
             other_file.truncate(0)?;
             other_file.sync()?;
         }
-        let index_of = |generation: u64, log: &CycleLog| {
-            let mut index = CycleIndex::new(generation);
-            for commit in &log.commits {
-                for &(n, offset) in &commit.images {
-                    index.add(n, offset);
-                }
-            }
-            index
-        };
-        let index = WalIndex {
-            active: index_of(cycle, &active),
-            frozen: frozen.as_ref().map(|f| index_of(first, f)),
-        };
-        let readers = wal::by_file(cycle, [open_wal(cycle)?, open_wal(cycle + 1)?]);
-        let pager = Pager::new(db, readers, page_size, opts.pool_size, opts.mmap_reads)?;
+        let pager = Pager::new(db, page_size, opts.pool_size, opts.mmap_reads)?;
         let map = pager.mapping();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
@@ -521,19 +622,19 @@ impl BTree {
             index: RwLock::new(index),
             current: RwLock::new(Arc::new(Snapshot {
                 generation: cycle,
-                end: active.valid,
+                end: valid,
                 header,
                 map,
-                after_frozen: frozen.is_some(),
+                after_frozen: frozen_header.is_some(),
             })),
             retired: Mutex::new(Vec::new()),
             poisoned: Mutex::new(None),
+            spare: Mutex::new(Vec::new()),
             counters: Counters::default(),
         });
-        if let Some(frozen) = &frozen {
+        if let Some(db_header) = frozen_header {
             // Both cycles have commits: a crash came while the first was checkpointed.
             // Finish that now, so the store opens with one cycle to replay at most.
-            let db_header = frozen.commits.last().map_or(file_header, |c| c.header);
             shared.checkpoint(
                 first,
                 DbHeader {
@@ -550,7 +651,7 @@ impl BTree {
         let logs = wal::by_file(
             cycle,
             [
-                WalWriter::new(active_file, active.valid, step, spill)?,
+                WalWriter::new(active_file, valid, step, spill)?,
                 WalWriter::new(other_file, 0, step, spill)?,
             ],
         );
@@ -589,13 +690,11 @@ impl BTree {
         w: &mut Writer,
         generation: u64,
         mut header: DbHeader,
-        dirty: IntMap<u64, Arc<Page>>,
+        mut changed: Vec<Changed>,
     ) -> Result<()> {
         header.txn += 1;
-        let mut pages: Vec<Arc<Page>> = dirty.into_values().collect();
-        pages.sort_unstable_by_key(|p| p.number);
-        let offsets = match w.append_commit(&header, &mut pages) {
-            Ok(offsets) => offsets,
+        let at = match w.append_commit(&header, &mut changed) {
+            Ok(at) => at,
             // Refused before a byte was written.
             Err(e @ Error::InvalidArgument(_)) => return Err(e),
             Err(e) => return Err(self.poison(&e)),
@@ -605,25 +704,52 @@ impl BTree {
         {
             return Err(self.poison(&e));
         }
+        let numbers: Vec<u64> = changed.iter().map(|c| c.page.number).collect();
         {
             let mut index = self.shared.index.write();
-            for &(n, offset) in &offsets {
-                index.active.add(n, offset);
+            for Changed { page, .. } in changed {
+                index.active.add(at, page);
             }
-        }
-        for (page, &(_, offset)) in pages.into_iter().zip(&offsets) {
-            self.shared.pager.cache_wal(generation, offset, page);
         }
         let end = w.log().len();
         self.publish(generation, end, header);
+        let held = self.forget_unseen_images(&numbers);
         let c = &self.shared.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
         c.wal_frames
-            .fetch_add(offsets.len() as u64, Ordering::Relaxed);
-        if end > self.opts.wal_limit {
+            .fetch_add(numbers.len() as u64, Ordering::Relaxed);
+        let held_bytes = held as u64 * self.shared.pager.page_size() as u64;
+        if end > self.opts.wal_limit || held_bytes > self.opts.dirty_limit {
             self.end_cycle(w, self.opts.background_checkpoints)?;
         }
         Ok(())
+    }
+
+    /// Drops the older images of pages `numbers` (just changed) that no live snapshot can
+    /// see; returns how many images the cycle being written holds now.
+    fn forget_unseen_images(&self, numbers: &[u64]) -> usize {
+        let generation = self.shared.current.read().generation;
+        let oldest_end = {
+            let mut retired = self.shared.retired.lock();
+            retired.retain(|s| s.strong_count() > 0);
+            retired
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|s| s.generation == generation)
+                .map(|s| s.end)
+                .min()
+                .unwrap_or(u64::MAX)
+        };
+        let mut unseen = Vec::new();
+        let held = {
+            let mut index = self.shared.index.write();
+            for &n in numbers {
+                index.active.forget(n, oldest_end, &mut unseen);
+            }
+            index.active.held
+        };
+        self.shared.reclaim(unseen);
+        held
     }
 
     /// Makes the state after a commit (or a checkpoint) the one new readers see: `header`,
@@ -669,11 +795,18 @@ impl BTree {
         }
         let frozen = w.cycle;
         let next = frozen + 1;
+        let mut unseen = Vec::new();
         {
             let mut index = self.shared.index.write();
-            let cycle = std::mem::replace(&mut index.active, CycleIndex::new(next));
+            let mut cycle = std::mem::replace(&mut index.active, CycleIndex::new(next));
+            // No snapshot but the newest is left: only the newest images are seen.
+            for images in cycle.pages.values_mut() {
+                unseen.extend(images.older.drain(..).map(|image| image.page));
+            }
+            cycle.held = cycle.pages.len();
             index.frozen = Some(cycle);
         }
+        self.shared.reclaim(unseen);
         w.cycle = next;
         w.log().restart();
         let header = DbHeader {

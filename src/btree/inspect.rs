@@ -14,7 +14,7 @@ use super::page::Page;
 use super::pager::{self, DbHeader};
 use super::tree::PageRead;
 use super::wal;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lsm::cache::IntMap;
 use crate::vfs::{FileKind, Vfs, VfsFile};
 
@@ -22,22 +22,17 @@ use crate::vfs::{FileKind, Vfs, VfsFile};
 struct FileView {
     db: Box<dyn VfsFile>,
     db_path: PathBuf,
-    /// The WAL files' bytes and paths, as `wal_file` numbers them (even cycles first).
-    wals: [(Bytes, PathBuf); 2],
-    /// Page number → (cycle, offset) of its newest image.
-    newest: IntMap<u64, (u64, u64)>,
+    /// The pages the WAL's commits changed, replayed onto the database file's.
+    replayed: IntMap<u64, Vec<u8>>,
+    /// Where each replayed page's last delta is, to name in an error.
+    last_delta: IntMap<u64, (PathBuf, u64)>,
     page_size: usize,
 }
 
 impl PageRead for FileView {
     fn read(&self, n: u64) -> Result<Arc<Page>> {
-        if let Some(&(cycle, offset)) = self.newest.get(&n) {
-            let (wal, path) = &self.wals[wal::file_of(cycle)];
-            let bad = || Error::corruption(path, offset, "malformed page image");
-            let (_, data) =
-                wal::decode_image(wal.get(offset as usize..).ok_or_else(bad)?, self.page_size)
-                    .ok_or_else(bad)?;
-            return Ok(Arc::new(Page::decode_at(n, data, path, offset)?));
+        if let (Some(data), Some((path, at))) = (self.replayed.get(&n), self.last_delta.get(&n)) {
+            return Ok(Arc::new(Page::decode_at(n, data.clone(), path, *at)?));
         }
         let mut data = vec![0u8; self.page_size];
         let offset = n * self.page_size as u64;
@@ -95,16 +90,17 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
         Ok((bytes, path))
     };
     let first = file_header.wal_cycle;
-    let mut newest = IntMap::default();
+    let mut replayed = IntMap::default();
+    let mut last_delta = IntMap::default();
     let mut header = file_header;
     let wals = wal::by_file(first, [read(first)?, read(first + 1)?]);
     for cycle in [first, first + 1] {
         let (wal, path) = &wals[wal::file_of(cycle)];
         let (commits, valid) = wal::read_commits(wal, path, cycle)?;
-        let images: usize = commits.iter().map(|c| c.images.len()).sum();
+        let deltas: usize = commits.iter().map(|c| c.deltas.len()).sum();
         let _ = writeln!(
             out,
-            "\nWAL {}: {} bytes; cycle {cycle}: {} commits{}, {images} page images, {valid} bytes{}",
+            "\nWAL {}: {} bytes; cycle {cycle}: {} commits{}, {deltas} page deltas, {valid} bytes{}",
             wal_file(cycle),
             wal.len(),
             commits.len(),
@@ -118,10 +114,17 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
                 ""
             }
         );
-        for commit in &commits {
-            for &(n, offset) in &commit.images {
-                newest.insert(n, (cycle, offset));
-            }
+        let mut read_base = |n: u64, buf: &mut [u8]| db.read_exact_at(buf, n * page_size as u64);
+        let changed = wal::replay(
+            &commits,
+            wal,
+            path,
+            &mut replayed,
+            page_size,
+            &mut read_base,
+        )?;
+        for (n, at) in changed {
+            last_delta.insert(n, (path.clone(), at));
         }
         if let Some(last) = commits.last() {
             header = last.header;
@@ -135,8 +138,8 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     let view = FileView {
         db,
         db_path,
-        wals,
-        newest,
+        replayed,
+        last_delta,
         page_size,
     };
     match check::check(&view, &header) {

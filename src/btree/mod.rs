@@ -31,16 +31,21 @@ pub struct BTreeOptions {
     /// Bytes per page for a new store: a power of two, 512 B to 64 KiB. An existing
     /// store keeps the page size it was made with.
     pub page_size: usize,
-    /// Bytes of the buffer pool (clean pages of the database file and of the WAL).
+    /// Bytes of the buffer pool (clean pages of the database file).
     pub pool_size: usize,
-    /// A checkpoint starts when the WAL grows past this many bytes. Each checkpoint
-    /// writes every page changed since the last one, so a larger WAL writes a page once
-    /// for many changes (measured at 1M random inserts: write amplification 46 at
-    /// 64 MiB, 35 at 256 MiB), at the price of disk space while writes go on (settle
-    /// empties the WAL) and a longer replay after a crash.
+    /// A checkpoint starts when the WAL grows past this many bytes, at the latest. A
+    /// larger WAL costs disk space while writes go on (settle empties it) and a longer
+    /// replay after a crash.
     pub wal_limit: u64,
+    /// A checkpoint starts when the pages changed since the last one, kept in memory
+    /// until it writes them, pass this many bytes. Each checkpoint writes every page
+    /// changed since the last, so more room writes a page once for more changes, at the
+    /// price of memory: up to twice this (the pages of the cycle being checkpointed and
+    /// of the one being written).
+    pub dirty_limit: u64,
     /// Read database pages through a memory map of the file (as LMDB does) instead of
-    /// pread into the buffer pool; WAL images still go through the pool.
+    /// pread into the buffer pool; pages changed since the last checkpoint are read from
+    /// memory either way.
     pub mmap_reads: bool,
     /// Copy a finished WAL cycle into the database file on a thread of its own while
     /// commits go on into the other WAL file, rather than in the commit that ended the
@@ -54,6 +59,7 @@ impl Default for BTreeOptions {
             page_size: 4096,
             pool_size: 8 << 20,
             wal_limit: 256 << 20,
+            dirty_limit: 256 << 20,
             mmap_reads: false,
             background_checkpoints: true,
         }
@@ -61,13 +67,14 @@ impl Default for BTreeOptions {
 }
 
 impl BTreeOptions {
-    /// Small pages and a small WAL limit, so splits, merges and checkpoints happen all
-    /// the time in tests.
+    /// Small pages and small WAL and dirty-page limits, so splits, merges and checkpoints
+    /// happen all the time in tests.
     pub fn tiny() -> Self {
         BTreeOptions {
             page_size: 512,
             pool_size: 16 << 10,
             wal_limit: 32 << 10,
+            dirty_limit: 16 << 10,
             mmap_reads: false,
             background_checkpoints: true,
         }
@@ -80,12 +87,13 @@ impl BTreeOptions {
             "page_size" => self.page_size = size()? as usize,
             "pool_size" => self.pool_size = size()? as usize,
             "wal_limit" => self.wal_limit = size()?,
+            "dirty_limit" => self.dirty_limit = size()?,
             "mmap_reads" => self.mmap_reads = flag(name, value)?,
             "background_checkpoints" => self.background_checkpoints = flag(name, value)?,
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown btree option '{name}' (page_size, pool_size, wal_limit, \
-                     mmap_reads, background_checkpoints)"
+                     dirty_limit, mmap_reads, background_checkpoints)"
                 )));
             }
         }

@@ -324,8 +324,8 @@ impl<B: PageBytes> Page<B> {
 
     /// The page's hole: the free gap between the slot array and the cells of a tree
     /// page, everything after the header of a free page, nothing in an overflow page.
-    /// `(start, len)`; a WAL image leaves these bytes out (they are zero once
-    /// [`Page::zero_hole`] ran).
+    /// `(start, len)`. Every page written is zero there ([`Page::zero_hole`]), so a WAL
+    /// delta need not compare these bytes where two pages' holes overlap.
     pub fn hole(&self) -> (usize, usize) {
         let size = self.data.len();
         match self.kind() {
@@ -656,7 +656,7 @@ impl Page {
         Page::from_bytes(number, data.into(), file, offset, true)
     }
 
-    /// Zeroes the hole, so that an image without it rebuilds to the same bytes.
+    /// Zeroes the hole, so that every page written holds only zeros there.
     pub fn zero_hole(&mut self) {
         let (start, len) = self.hole();
         self.data[start..start + len].fill(0);

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use super::overflow;
 use super::page::{self, Cell, Cells, HEADER, Page, PageBytes, PageKind};
 use super::pager::DbHeader;
+use super::wal::Changed;
 use crate::error::{Error, Result};
 use crate::lsm::cache::IntMap;
 use crate::lsm::ikey::cmp_bytes;
@@ -46,6 +47,11 @@ pub trait PageRead {
     }
     /// Bytes per page.
     fn page_size(&self) -> usize;
+    /// An empty buffer with room for a page, for a writer's copy of one (a source may
+    /// have spare ones, which spares the allocator).
+    fn page_buffer(&self) -> Vec<u8> {
+        Vec::with_capacity(self.page_size())
+    }
 }
 
 fn corrupt(page: u64, detail: impl Into<String>) -> Error {
@@ -262,8 +268,26 @@ pub struct Txn<'a> {
     pub header: DbHeader,
     /// Every page this transaction changed, by number.
     pub(crate) dirty: IntMap<u64, Arc<Page>>,
-    /// Tree bytes (see [`tree_bytes`]) of each changed page before the change.
-    before: IntMap<u64, usize>,
+    /// Each changed page as it was before this transaction: the WAL logs how a page
+    /// differs from it.
+    bases: IntMap<u64, Base>,
+}
+
+/// A page as it was before a transaction changed it.
+struct Base {
+    /// `None` for a page new to the file.
+    page: Option<Arc<Page>>,
+    /// Its [`tree_bytes`], taken while it is in cache.
+    tree_bytes: usize,
+}
+
+impl Base {
+    fn of(page: &Arc<Page>) -> Base {
+        Base {
+            page: Some(Arc::clone(page)),
+            tree_bytes: tree_bytes(page),
+        }
+    }
 }
 
 /// Bytes of cells and slots a page holds if it is a tree page (leaf or internal), else 0:
@@ -302,22 +326,28 @@ impl<'a> Txn<'a> {
             base,
             header,
             dirty: IntMap::default(),
-            before: IntMap::default(),
+            bases: IntMap::default(),
         }
     }
 
-    /// The header and the changed pages to commit; the header's `tree_bytes` counts the
-    /// change.
-    pub(crate) fn finish(mut self) -> (DbHeader, IntMap<u64, Arc<Page>>) {
+    /// The header and the changed pages to commit, each with its base, in page order;
+    /// the header's `tree_bytes` counts the change.
+    pub(crate) fn finish(mut self) -> (DbHeader, Vec<Changed>) {
         let (mut grown, mut shrunk) = (0u64, 0u64);
-        for (n, page) in &self.dirty {
-            let before = self.before.get(n).copied().unwrap_or(0) as u64;
-            let after = tree_bytes(page) as u64;
+        let mut changed = Vec::with_capacity(self.dirty.len());
+        for (n, page) in self.dirty {
+            let (base, before) = match self.bases.remove(&n) {
+                Some(base) => (base.page, base.tree_bytes as u64),
+                None => (None, 0),
+            };
+            let after = tree_bytes(&page) as u64;
             grown += after.saturating_sub(before);
             shrunk += before.saturating_sub(after);
+            changed.push(Changed { page, base });
         }
+        changed.sort_unstable_by_key(|c| c.page.number);
         self.header.tree_bytes = (self.header.tree_bytes + grown).saturating_sub(shrunk);
-        (self.header, self.dirty)
+        (self.header, changed)
     }
 
     fn usable(&self) -> usize {
@@ -326,26 +356,32 @@ impl<'a> Txn<'a> {
 
     /// Page `n`, copied into the transaction to be changed.
     pub fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
-        let page = match self.dirty.entry(n) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let page = self.base.read_uncached(n)?;
-                self.before.entry(n).or_insert_with(|| tree_bytes(&page));
-                e.insert(page)
-            }
+        let page = match self.dirty.get(&n) {
+            Some(page) => Arc::clone(page),
+            None => self.base.read_uncached(n)?,
         };
-        Ok(Arc::make_mut(page))
+        Ok(self.adopt(page))
     }
 
-    /// `page`, just read, as a page of this transaction to change (unless it has one).
+    /// `page`, just read, as a page of this transaction to change (unless it has one):
+    /// a copy of its own, in a buffer from the source.
     fn adopt(&mut self, page: Arc<Page>) -> &mut Page {
         let page = match self.dirty.entry(page.number) {
-            Entry::Occupied(e) => e.into_mut(),
+            Entry::Occupied(e) => {
+                // The caller's handle goes first, or the page would be copied again.
+                drop(page);
+                e.into_mut()
+            }
             Entry::Vacant(e) => {
-                self.before
+                self.bases
                     .entry(page.number)
-                    .or_insert_with(|| tree_bytes(&page));
-                e.insert(page)
+                    .or_insert_with(|| Base::of(&page));
+                let mut data = self.base.page_buffer();
+                data.extend_from_slice(&page.data);
+                e.insert(Arc::new(Page {
+                    number: page.number,
+                    data: data.into(),
+                }))
             }
         };
         Arc::make_mut(page)
@@ -373,14 +409,21 @@ impl<'a> Txn<'a> {
                 .free_count
                 .checked_sub(1)
                 .ok_or_else(|| corrupt(n, "the free list is longer than its count"))?;
+            self.bases.entry(n).or_insert_with(|| Base::of(&free));
             n
         } else {
             self.header.page_count += 1;
-            self.header.page_count - 1
+            let n = self.header.page_count - 1;
+            self.bases.insert(
+                n,
+                Base {
+                    page: None,
+                    tree_bytes: 0,
+                },
+            );
+            n
         };
         *self.count(kind) += 1;
-        // A page from the free list or past the end held no tree bytes.
-        self.before.entry(n).or_insert(0);
         let page = Page::new(n, self.page_size(), kind);
         self.dirty.insert(n, Arc::new(page));
         Ok(n)
@@ -392,9 +435,9 @@ impl<'a> Txn<'a> {
         *count = count
             .checked_sub(1)
             .ok_or_else(|| corrupt(n, "freeing more pages of a kind than the header counts"))?;
-        if !self.before.contains_key(&n) {
-            let held = tree_bytes(&*self.read(n)?);
-            self.before.insert(n, held);
+        if !self.bases.contains_key(&n) {
+            let base = Base::of(&self.read(n)?);
+            self.bases.insert(n, base);
         }
         let mut page = Page::new(n, self.page_size(), PageKind::Free);
         page.set_link(self.header.free_head);
@@ -1089,10 +1132,13 @@ mod tests {
         for i in 0..3000 {
             txn.put(&key((i * 7919) % 3000), &[i as u8; 20]).unwrap();
         }
-        let (header, dirty) = txn.finish();
+        let (header, changed) = txn.finish();
         assert!(header.height >= 3, "several parents: {header:?}");
         let memory = Memory {
-            pages: dirty,
+            pages: changed
+                .into_iter()
+                .map(|c| (c.page.number, c.page))
+                .collect(),
             hinted: std::sync::Mutex::new(Vec::new()),
         };
         let mut cursor = Cursor::seek(&memory, header.root, None, false).unwrap();
