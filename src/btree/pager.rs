@@ -300,11 +300,21 @@ impl Pool {
 /// which LMDB pays in full (it checks nothing).
 ///
 /// Mapping a file that is written to is sound here because nothing reads a page while
-/// it is overwritten: a checkpoint writes only pages with images in the WAL, which
-/// readers of the newest snapshot take from the WAL, and it waits until no reader of an
-/// older snapshot is left; after it the file is mapped again.
+/// it is overwritten: a checkpoint writes only pages with images in the WAL index, which
+/// readers of the newest snapshot take from there, and it waits until no reader of an
+/// older snapshot is left.
+///
+/// Where the file system can, the mapping is a window that reaches past the file's end
+/// and follows the file as checkpoints grow it, so it is kept from one checkpoint to the
+/// next: its pages stay faulted in and checked (a fresh mapping per checkpoint made the
+/// first scan after one fault in and check every page again). Only the first `len`
+/// bytes are read; past the file's end a read would fault.
 pub(super) struct Mapped {
     bytes: Bytes,
+    /// Bytes of the file the mapping may be read in.
+    len: AtomicU64,
+    /// Whether the mapping follows the file as it grows (see [`VfsFile::map_window`]).
+    window: bool,
     verified: Vec<AtomicU64>,
     /// Set when the file is mapped again: a snapshot that kept this mapping then reads
     /// through the new one, since a mapping may not show what was written after it was
@@ -324,7 +334,11 @@ impl Mapped {
     /// The bytes of page `n`, if the mapping reaches it.
     fn page_bytes(&self, n: u64, page_size: usize) -> Option<&[u8]> {
         let start = usize::try_from(n).ok()?.checked_mul(page_size)?;
-        self.bytes.get(start..start.checked_add(page_size)?)
+        let end = start.checked_add(page_size)?;
+        if end as u64 > self.len.load(Ordering::Acquire) {
+            return None;
+        }
+        self.bytes.get(start..end)
     }
 
     /// Page `n` read in place, its checksum checked if this is the first read of it
@@ -348,6 +362,10 @@ impl Mapped {
         Some(page)
     }
 }
+
+/// The least address space a window on the database file spans (it costs no memory until
+/// read).
+const DB_WINDOW: u64 = 1 << 30;
 
 /// The database file and the buffer pool in front of it.
 pub struct Pager {
@@ -413,18 +431,32 @@ impl Pager {
         Ok(pager)
     }
 
-    /// In the mmap read mode, maps the database file afresh (after a checkpoint changed
-    /// or grew it).
+    /// In the mmap read mode, after a checkpoint changed or grew the database file: lets
+    /// the window reach the file's new end, or maps the file afresh (a window with room to
+    /// grow where the file system can map so, else the file as it is).
     pub fn remap(&self) -> Result<()> {
         if !self.mmap_reads {
             return Ok(());
         }
-        let bytes = self.db.map()?;
+        let len = self.db.len()?;
+        if let Some(current) = &*self.mapped.read()
+            && current.window
+            && current.bytes.len() as u64 >= len
+        {
+            current.len.store(len, Ordering::Release);
+            return Ok(());
+        }
+        let (bytes, window) = match self.db.map_window(DB_WINDOW.max(2 * len))? {
+            Some(bytes) => (Some(bytes), true),
+            None => (self.db.map()?, false),
+        };
         let new = bytes.map(|bytes| {
             Arc::new(Mapped {
                 verified: (0..(bytes.len() / self.page_size).div_ceil(64))
                     .map(|_| AtomicU64::new(0))
                     .collect(),
+                len: AtomicU64::new(len.min(bytes.len() as u64)),
+                window,
                 bytes,
                 stale: AtomicBool::new(false),
             })

@@ -251,9 +251,9 @@ impl VfsFile for RealFile {
         }
         // SAFETY: a mapping is only read where nothing writes: LSM tables are finished
         // before they are mapped and only ever unlinked (which keeps the pages); the
-        // B+tree maps its WAL only while recovery or a checkpoint reads it (holding the
-        // writer, so nothing appends), and its database file whose
-        // pages are overwritten only when no reader can hold them (see btree::pager).
+        // B+tree maps its WAL only while recovery reads it (before anything appends), and
+        // its database file whose pages are overwritten only when no reader can hold
+        // them (see btree::pager).
         // No mapped file is truncated below what a reader holds.
         let map = unsafe { memmap2::Mmap::map(&self.file) }
             .map_err(|e| Error::io("mmap", &self.path, e))?;
@@ -266,8 +266,9 @@ impl VfsFile for RealFile {
         let len = usize::try_from(len.max(1))
             .map_err(|_| Error::io("mmap", &self.path, std::io::ErrorKind::InvalidInput.into()))?;
         // SAFETY: a shared mapping past the end of the file is allowed; the caller reads
-        // only bytes inside the file (the B+tree: committed WAL records, under the index
-        // lock that a checkpoint takes before it truncates or rewrites the file).
+        // only bytes inside the file (the B+tree's database file: pages below the length
+        // it last saw, which only grows, and none while a checkpoint overwrites it; see
+        // btree::pager).
         let map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
             .map_err(|e| Error::io("mmap", &self.path, e))?;
         let _ = map.advise(memmap2::Advice::Random);
