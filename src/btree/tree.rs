@@ -17,7 +17,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::overflow;
-use super::page::{self, Cell, Cells, HEADER, Page, PageBytes, PageKind};
+use super::page::{self, Cell, Cells, HEADER, Page, PageBuf, PageBytes, PageKind};
 use super::pager::DbHeader;
 use super::wal::Changed;
 use crate::error::{Error, Result};
@@ -1046,7 +1046,7 @@ impl Cursor {
             }
             if let Some(p) = Arc::get_mut(&mut page) {
                 // Keys and values handed out become slices of the page.
-                p.freeze();
+                p.data = std::mem::replace(&mut p.data, PageBuf::Owned(Vec::new())).into_shared();
             }
             if page.kind() != PageKind::Leaf {
                 return Err(corrupt(next, "a leaf's next link points at a non-leaf"));
