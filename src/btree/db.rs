@@ -335,8 +335,8 @@ impl Shared {
             pager.sync_db()?;
             pager.write_header(&header)?;
             pager.sync_db()?;
-            // Map the file again before readers turn to it: until the frozen cycle goes
-            // below, they still take the checkpointed pages from memory.
+            // Let the mapping reach the file's new pages (or map it again) before readers
+            // turn to it: until the frozen cycle goes below, they take those from memory.
             pager.remap()
         })();
         if let Err(e) = result {

@@ -431,11 +431,11 @@ impl WalWriter {
         Ok(())
     }
 
-    /// Encodes transaction `header.txn`'s commit record into `buf` (emptied first) and writes it
-    /// after the last one; returns the file offset where the record starts. A large record
-    /// goes out in pieces as it is encoded, each one's writeback started at once, so the
-    /// device is busy while the CPU encodes the rest and the sync that follows has less
-    /// left to wait for (1M random inserts of whole page images: fdatasync took 5 ms of each 22 ms batch).
+    /// Encodes transaction `header.txn`'s commit record into `buf` (emptied first) and
+    /// writes it after the last one; returns the file offset where the record starts. A
+    /// large record (a bulk load, a big value) goes out in pieces as it is encoded, each
+    /// one's writeback started at once, so the device is busy while the CPU encodes the
+    /// rest and the sync that follows has less left to wait for.
     pub fn append_commit(
         &mut self,
         buf: &mut Vec<u8>,
