@@ -713,7 +713,7 @@ impl BTree {
         }
         let end = w.log().len();
         self.publish(generation, end, header);
-        let held = self.forget_unseen_images(&numbers);
+        let held = self.forget_unseen_images(generation, &numbers);
         let c = &self.shared.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
         c.wal_frames
@@ -725,13 +725,12 @@ impl BTree {
         Ok(())
     }
 
-    /// Drops the older images of pages `numbers` (just changed) that no live snapshot can
-    /// see; returns how many images the cycle being written holds now.
-    fn forget_unseen_images(&self, numbers: &[u64]) -> usize {
-        let generation = self.shared.current.read().generation;
+    /// Drops the older images of pages `numbers`, just changed in cycle `generation`, that
+    /// no live snapshot can see; returns how many images the cycle holds now.
+    fn forget_unseen_images(&self, generation: u64, numbers: &[u64]) -> usize {
         let oldest_end = {
-            let mut retired = self.shared.retired.lock();
-            retired.retain(|s| s.strong_count() > 0);
+            // (`publish` has just let go of the dropped ones.)
+            let retired = self.shared.retired.lock();
             retired
                 .iter()
                 .filter_map(Weak::upgrade)

@@ -198,8 +198,7 @@ impl DbHeader {
 }
 
 struct Frame {
-    /// The page number.
-    at: u64,
+    number: u64,
     page: Arc<Page>,
     /// Sweeps of the CLOCK hand this frame survives: set on each use to its page's
     /// weight (see [`weight`]), taken down by one at each pass.
@@ -229,20 +228,20 @@ struct Pool {
 }
 
 impl Pool {
-    fn get(&mut self, at: u64) -> Option<Arc<Page>> {
-        let i = *self.index.get(&at)?;
+    fn get(&mut self, number: u64) -> Option<Arc<Page>> {
+        let i = *self.index.get(&number)?;
         let frame = &mut self.frames[i];
         frame.chances = weight(&frame.page);
         Some(Arc::clone(&frame.page))
     }
 
     /// Puts `page` in a frame.
-    fn put(&mut self, at: u64, page: Arc<Page>) {
+    fn put(&mut self, number: u64, page: Arc<Page>) {
         // A page just read is on probation: one sweep fewer than after a use.
         let fresh = weight(&page) - 1;
-        if let Some(&i) = self.index.get(&at) {
+        if let Some(&i) = self.index.get(&number) {
             let frame = Frame {
-                at,
+                number,
                 chances: weight(&page),
                 page,
             };
@@ -250,9 +249,9 @@ impl Pool {
             return;
         }
         if self.frames.len() < self.capacity {
-            self.index.insert(at, self.frames.len());
+            self.index.insert(number, self.frames.len());
             self.frames.push(Frame {
-                at,
+                number,
                 page,
                 chances: fresh,
             });
@@ -272,19 +271,19 @@ impl Pool {
                 frame.chances -= 1;
                 continue;
             }
-            self.index.remove(&frame.at);
-            self.index.insert(at, i);
+            self.index.remove(&frame.number);
+            self.index.insert(number, i);
             let frame = Frame {
-                at,
+                number,
                 page,
                 chances: fresh,
             };
             self.frames[i] = frame;
             return;
         }
-        self.index.insert(at, self.frames.len());
+        self.index.insert(number, self.frames.len());
         self.frames.push(Frame {
-            at,
+            number,
             page,
             chances: fresh,
         });
@@ -473,9 +472,9 @@ impl Pager {
         self.page_size
     }
 
-    fn cached(&self, at: u64) -> Option<Arc<Page>> {
+    fn cached(&self, number: u64) -> Option<Arc<Page>> {
         let mut pool = self.pool.lock();
-        let page = pool.get(at);
+        let page = pool.get(number);
         if page.is_some() {
             pool.hits += 1;
         } else {
