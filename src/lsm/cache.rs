@@ -4,16 +4,24 @@
 //! slots with a "referenced" bit: a hit sets the bit; inserting sweeps the hand, clearing
 //! bits and evicting the first slot whose bit was already clear, until the new block fits.
 //! That approximates LRU at a fraction of the bookkeeping.
+//!
+//! An evicted block's buffer, when nothing else holds it (no iterator, no value handed
+//! out), is kept for the next block read from disk into that shard: a random read that
+//! misses would otherwise pay for zeroing a new buffer and freeing an old one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use super::sstable::block::Block;
 
 const SHARDS: usize = 16;
+
+/// Evicted buffers a shard keeps for reuse.
+const SPARE_BUFFERS: usize = 4;
 
 type Key = (u64, u64);
 
@@ -57,6 +65,7 @@ struct Shard {
     free: Vec<usize>,
     hand: usize,
     bytes: usize,
+    spare: Vec<BytesMut>,
 }
 
 /// A bounded cache of decoded blocks.
@@ -111,6 +120,20 @@ impl BlockCache {
         found
     }
 
+    /// A buffer of `len` bytes to read the block of `table` at `offset` into: one an
+    /// eviction left in that block's shard if there is one (its old bytes are about to
+    /// be overwritten), else a new one.
+    pub fn buffer(&self, table: u64, offset: u64, len: usize) -> BytesMut {
+        let mut buffer = self
+            .shard((table, offset))
+            .lock()
+            .spare
+            .pop()
+            .unwrap_or_default();
+        buffer.resize(len, 0);
+        buffer
+    }
+
     /// Caches a block, evicting others as needed.
     pub fn insert(&self, table: u64, offset: u64, block: Block) {
         let size = block.size();
@@ -133,8 +156,13 @@ impl BlockCache {
                 }
                 shard.bytes -= slot.block.size();
                 shard.map.remove(&slot.key);
-                shard.slots[hand] = None;
                 shard.free.push(hand);
+                if let Some(evicted) = shard.slots[hand].take()
+                    && shard.spare.len() < SPARE_BUFFERS
+                    && let Ok(buffer) = evicted.block.into_bytes().try_into_mut()
+                {
+                    shard.spare.push(buffer);
+                }
             }
         }
         let slot = Some(Slot {

@@ -39,6 +39,27 @@ pub struct Plan {
     pub bottommost: bool,
 }
 
+impl Plan {
+    /// Whether the plan can move its tables down as they are, without reading or writing
+    /// them: every input lies in one level above the output, nothing in the output level
+    /// meets them, and their key ranges do not meet one another (always so below level
+    /// 0; for level 0 tables, when the keys came in order, as in a sequential fill). A
+    /// move keeps deletions, which is always safe.
+    pub fn is_move(&self) -> bool {
+        let Some((level, _)) = self.inputs.first() else {
+            return false;
+        };
+        if *level >= self.output_level || self.inputs.iter().any(|(l, _)| l != level) {
+            return false;
+        }
+        let mut tables: Vec<&TableMeta> = self.inputs.iter().map(|(_, t)| &t.meta).collect();
+        tables.sort_by(|a, b| ikey::cmp_bytes(a.smallest_user(), b.smallest_user()));
+        tables
+            .windows(2)
+            .all(|w| ikey::cmp_bytes(w[0].largest_user(), w[1].smallest_user()).is_lt())
+    }
+}
+
 /// The size level `level` (1 and below) may reach before it is compacted down: the static
 /// target `base_level_size · ratio^(level-1)`, but never more than a `ratio`-th of what
 /// lies below it. The second bound is what keeps space amplification near 1 + 1/ratio

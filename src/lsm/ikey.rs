@@ -74,7 +74,7 @@ pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
 
 /// The first 8 bytes of `s` as a big-endian integer, zero-padded when `s` is shorter.
 #[inline]
-fn first_8_be(s: &[u8]) -> u64 {
+pub fn first_8_be(s: &[u8]) -> u64 {
     match s.first_chunk::<8>() {
         Some(head) => u64::from_be_bytes(*head),
         None => s

@@ -269,11 +269,23 @@ impl Version {
         mut open: impl FnMut(&TableMeta) -> Result<Arc<TableFile>>,
     ) -> Result<Version> {
         let mut next = self.clone();
+        // A table removed and added by one edit moved between levels: it stays open.
+        let mut removed = Vec::new();
         for &(level, number) in &edit.removed {
-            next.levels[level].retain(|t| t.meta.number != number);
+            next.levels[level].retain(|t| {
+                let keep = t.meta.number != number;
+                if !keep {
+                    removed.push(Arc::clone(t));
+                }
+                keep
+            });
         }
         for (level, meta) in &edit.added {
-            next.levels[*level].push(open(meta)?);
+            let table = match removed.iter().find(|t| t.meta.number == meta.number) {
+                Some(moved) => Arc::clone(moved),
+                None => open(meta)?,
+            };
+            next.levels[*level].push(table);
         }
         // L0: newest (highest number) first. Below: by smallest key.
         next.levels[0].sort_by_key(|t| std::cmp::Reverse(t.meta.number));
@@ -295,8 +307,11 @@ impl Version {
     /// In a sorted level, the one table whose range may hold `user_key`.
     pub fn find_in_level(&self, level: usize, user_key: &[u8]) -> Option<&Arc<TableFile>> {
         let tables = &self.levels[level];
-        let i = tables.partition_point(|t| t.meta.largest_user() < user_key);
-        tables.get(i).filter(|t| t.meta.smallest_user() <= user_key)
+        let i =
+            tables.partition_point(|t| ikey::cmp_bytes(t.meta.largest_user(), user_key).is_lt());
+        tables
+            .get(i)
+            .filter(|t| ikey::cmp_bytes(t.meta.smallest_user(), user_key).is_le())
     }
 }
 

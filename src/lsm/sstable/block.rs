@@ -158,6 +158,11 @@ impl Block {
         u32::from_le_bytes(self.data[at..at + 4].try_into().expect("4 bytes"))
     }
 
+    /// The block's bytes, for reuse once the block leaves the cache.
+    pub fn into_bytes(self) -> Bytes {
+        self.data
+    }
+
     /// Bytes of the block.
     pub fn size(&self) -> usize {
         self.data.len()
@@ -216,11 +221,11 @@ impl BlockIter {
             self.valid = false;
             return Ok(());
         }
-        let file = Arc::clone(&self.block.file);
+        let block = &self.block;
         let mut r = Reader::new(
-            &self.block.data[self.next..end],
-            &file,
-            self.block.offset + self.next as u64,
+            &block.data[self.next..end],
+            &block.file,
+            block.offset + self.next as u64,
         );
         let shared = r.len(self.key.len())?;
         let unshared = r.len(end)?;

@@ -64,6 +64,10 @@ pub struct TableReader {
     /// The index decoded once, so a point read binary searches plain slices.
     index_entries: Vec<IndexEntry>,
     index_keys: Vec<u8>,
+    /// The first 8 bytes of each entry's key as a big-endian integer
+    /// ([`ikey::first_8_be`]), side by side: a point read's binary search touches only
+    /// these 8 bytes an entry, and the keys themselves only where prefixes tie.
+    index_prefixes: Vec<u64>,
     bloom: Option<Bloom>,
     footer: Footer,
     cache: Arc<BlockCache>,
@@ -151,6 +155,7 @@ impl TableReader {
         let index = Block::decode(index_bytes, Arc::clone(&path), footer.index.offset)?;
         let mut index_entries = Vec::new();
         let mut index_keys = Vec::new();
+        let mut index_prefixes = Vec::new();
         let mut it = index.iter(ikey::cmp_encoded);
         it.seek_to_first()?;
         while it.valid() {
@@ -170,6 +175,7 @@ impl TableReader {
                 handle,
             });
             index_keys.extend_from_slice(user);
+            index_prefixes.push(ikey::first_8_be(user));
             it.advance()?;
         }
         let mapped = if mmap { file.map()? } else { None };
@@ -190,6 +196,7 @@ impl TableReader {
             index,
             index_entries,
             index_keys,
+            index_prefixes,
             bloom,
             footer,
             cache,
@@ -247,7 +254,13 @@ impl TableReader {
         if let Some(block) = self.cache.get(self.number, handle.offset) {
             return Ok(block);
         }
-        let bytes = read_checked(self.file.as_ref(), &self.path, handle)?;
+        let mut buf = self.cache.buffer(
+            self.number,
+            handle.offset,
+            handle.size as usize + BLOCK_TRAILER,
+        );
+        self.file.read_exact_at(&mut buf, handle.offset)?;
+        let bytes = verify(buf.freeze(), &self.path, handle)?;
         let block = Block::decode(bytes, Arc::clone(&self.path), handle.offset)?;
         self.cache.insert(self.number, handle.offset, block.clone());
         Ok(block)
@@ -310,11 +323,22 @@ impl TableReader {
                 return Ok(None);
             }
         }
-        // The first block whose last key is at or after (user_key, seq).
-        let i = self.index_entries.partition_point(|e| {
-            let key = &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
-            ikey::cmp(key, e.seq, user_key, seq).is_lt()
-        });
+        // The first block whose last key is at or after (user_key, seq). Prefixes order
+        // keys wherever they differ; only entries whose prefix ties need the whole key.
+        let prefix = ikey::first_8_be(user_key);
+        let below = self.index_prefixes.partition_point(|&p| p < prefix);
+        // Ties are rare (keys sharing their first 8 bytes around a block boundary): count
+        // them in place rather than binary search the rest of the index again.
+        let tied = self.index_prefixes[below..]
+            .iter()
+            .take_while(|&&p| p == prefix)
+            .count();
+        let i = below
+            + self.index_entries[below..below + tied].partition_point(|e| {
+                let key =
+                    &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
+                ikey::cmp(key, e.seq, user_key, seq).is_lt()
+            });
         let mut result = None;
         if let Some(entry) = self.index_entries.get(i) {
             let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
