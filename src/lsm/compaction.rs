@@ -64,17 +64,54 @@ impl Plan {
 /// target `base_level_size · ratio^(level-1)`, but never more than a `ratio`-th of what
 /// lies below it. The second bound is what keeps space amplification near 1 + 1/ratio
 /// once the last level is large (the idea of RocksDB's dynamic level sizing): without it,
-/// a level 1 of 64 MiB over a last level of 116 MB holds many keys twice.
+/// a level 1 of 64 MiB over a last level of 116 MB holds many keys twice. Levels above
+/// the base level ([`base_level`]) have no room at all.
 fn target_size(version: &Version, opts: &LsmOptions, level: usize) -> u64 {
+    if level < base_level(version, opts) {
+        return 0;
+    }
     let fixed = opts.base_level_size.saturating_mul(
         opts.size_ratio
             .saturating_pow(level.saturating_sub(1) as u32),
     );
-    let below: u64 = (level + 1..LEVELS).map(|l| version.level_size(l)).sum();
+    let below = size_below(version, level);
     if below == 0 {
         return fixed;
     }
     fixed.min((below / opts.size_ratio).max(opts.target_file_size))
+}
+
+/// Bytes in the levels below `level`.
+fn size_below(version: &Version, level: usize) -> u64 {
+    (level + 1..LEVELS).map(|l| version.level_size(l)).sum()
+}
+
+/// The level that level-0 tables merge into: the last level, or the level above it while
+/// that level would get at least `base_level_size` (a tenth of what lies below it).
+/// Levels between level 0 and the base would be too small to be worth a rewrite of their
+/// own: with 128 MB in level 2, a level 1 of 12.8 MB would take each flushed table into
+/// a merge and then again, soon after, into level 2. So level 0 merges straight into
+/// level 2, and what a level above the base still holds is moved or merged down.
+/// (RocksDB's dynamic level sizing picks its base level the same way.)
+fn base_level(version: &Version, opts: &LsmOptions) -> usize {
+    let last = (1..LEVELS)
+        .rev()
+        .find(|&l| !version.levels[l].is_empty())
+        .unwrap_or(1);
+    let mut base = last;
+    while base > 1 && size_below(version, base - 1) / opts.size_ratio >= opts.base_level_size {
+        base -= 1;
+    }
+    base
+}
+
+/// Where level 0 merges to: the base level, unless a level above it still holds tables
+/// (older than level 0's and newer than those below them, so level 0 may not pass them).
+fn level0_output(version: &Version, opts: &LsmOptions) -> usize {
+    let base = base_level(version, opts);
+    (1..base)
+        .find(|&l| !version.levels[l].is_empty())
+        .unwrap_or(base)
 }
 
 /// The user-key range covered by `tables`.
@@ -101,7 +138,12 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
         best = Some((l0, 0));
     }
     for level in 1..LEVELS - 1 {
-        let score = version.level_size(level) as f64 / target_size(version, opts, level) as f64;
+        let size = version.level_size(level);
+        if size == 0 {
+            continue;
+        }
+        // (A level above the base has no room: its score is infinite.)
+        let score = size as f64 / target_size(version, opts, level) as f64;
         if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, level));
         }
@@ -121,7 +163,11 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
         vec![Arc::clone(chosen)]
     };
     let (lo, hi) = key_range(&upper)?;
-    let output_level = level + 1;
+    let output_level = if level == 0 {
+        level0_output(version, opts)
+    } else {
+        level + 1
+    };
     let lower = version.overlapping(output_level, &lo, &hi);
     let bottommost =
         (output_level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
@@ -148,6 +194,7 @@ pub fn plan_range(
     let upper = version.overlapping(level, lo, hi);
     let (lo, hi) = key_range(&upper)?;
     let output_level = match opts.compaction {
+        CompactionStyle::Leveled if level == 0 => level0_output(version, opts),
         CompactionStyle::Leveled => (level + 1).min(LEVELS - 1),
         CompactionStyle::Tiered => 0,
     };

@@ -142,9 +142,13 @@ struct Inner {
     last_seq: AtomicU64,
     commit: Mutex<CommitQueue>,
     commit_cv: Condvar,
-    /// Held by whoever flushes or compacts: one version change is planned and installed
-    /// at a time, so two compactions never take the same tables.
+    /// Held by whoever compacts (the compaction thread, `compact_range`): one compaction
+    /// is planned and run at a time, so two never take the same tables. A flush does not
+    /// take it: it only adds a level-0 table, which no running compaction planned for.
     work: Mutex<()>,
+    /// Held while a version change is logged and installed, so each edit applies to the
+    /// version the one before it made.
+    install: Mutex<()>,
     /// Set when a WAL append or sync failed.
     poisoned: Mutex<Option<String>>,
     /// Held while the directory is synced; says why once a sync of it failed.
@@ -157,7 +161,8 @@ struct Inner {
 /// The LSM tree engine.
 pub struct Lsm {
     inner: Arc<Inner>,
-    background: Option<JoinHandle<()>>,
+    /// The flush thread and the compaction thread.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Lsm {
@@ -186,6 +191,32 @@ fn encode_entries(batch: &WriteBatch) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Syncs `wal` on a helper thread while this one runs `apply`: a sync of a large group's
+/// records takes a millisecond or more, about as long as inserting its entries, so the
+/// two overlap. Returns both results. (Without a thread to spare, they run in turn.)
+fn sync_while(
+    wal: &mut LogWriter,
+    apply: impl FnOnce() -> Result<u64>,
+) -> (Result<()>, Result<u64>) {
+    // (Behind a lock only so that it can be had back when no thread starts.)
+    let wal = Mutex::new(wal);
+    std::thread::scope(|scope| {
+        let syncing = std::thread::Builder::new()
+            .name("kvlab-lsm-sync".into())
+            .spawn_scoped(scope, || wal.lock().sync());
+        match syncing {
+            Ok(handle) => {
+                let applied = apply();
+                let synced = handle.join().unwrap_or_else(|_| {
+                    Err(Error::Poisoned("the WAL sync thread panicked".into()))
+                });
+                (synced, applied)
+            }
+            Err(_) => (wal.lock().sync(), apply()),
+        }
+    })
 }
 
 /// Inserts the `count` entries of `entries` into `mem` with sequence numbers from `first`.
@@ -256,23 +287,37 @@ impl Lsm {
             commit: Mutex::new(CommitQueue::default()),
             commit_cv: Condvar::new(),
             work: Mutex::new(()),
+            install: Mutex::new(()),
             poisoned: Mutex::new(None),
             dir_sync: Mutex::new(None),
             filter: FilterCounters::default(),
             counters: Counters::default(),
             _lock: lock,
         });
-        let worker = Arc::clone(&inner);
-        let background = std::thread::Builder::new()
-            .name("kvlab-lsm".into())
-            .spawn(move || worker.background())
-            .map_err(|e| Error::io("spawn", dir, e))?;
+        let mut background = Vec::new();
+        type Job = fn(&Inner);
+        let jobs: [(&str, Job); 2] = [
+            ("kvlab-lsm-flush", Inner::flush_thread),
+            ("kvlab-lsm", Inner::compaction_thread),
+        ];
+        for (name, job) in jobs {
+            let worker = Arc::clone(&inner);
+            let spawned = std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || job(&worker));
+            match spawned {
+                Ok(handle) => background.push(handle),
+                Err(e) => {
+                    // Stop the thread already started before giving up.
+                    let lsm = Lsm { inner, background };
+                    drop(lsm);
+                    return Err(Error::io("spawn", dir, e));
+                }
+            }
+        }
         // Work may be due right away (a recovered L0 past its trigger).
         inner.bg_cv.notify_all();
-        Ok(Lsm {
-            inner,
-            background: Some(background),
-        })
+        Ok(Lsm { inner, background })
     }
 
     /// Merges every table that overlaps `[lo, hi]` down the levels, and waits until done.
@@ -657,24 +702,34 @@ impl Inner {
             wal::encode_record(&mut records, &payload, wal.synced())?;
             seq += u64::from(*count);
         }
-        let io = wal.append(&records).and_then(|()| {
-            if self.durability == Durability::Sync {
-                wal.sync()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = io {
+        if let Err(e) = wal.append(&records) {
             self.poison(&e);
             return Err(e);
         }
+        let apply = || -> Result<u64> {
+            let mut seq = first;
+            for (_, entries, count) in group {
+                apply_entries(&mem, entries, seq, *count, &self.dir, 0)?;
+                seq += u64::from(*count);
+            }
+            Ok(seq - 1)
+        };
+        let (synced, applied) = match self.durability {
+            Durability::Buffered => (Ok(()), apply()),
+            // A large group fills the memtable while its sync is in flight: the entries
+            // stay invisible until `last_seq` says otherwise, below.
+            Durability::Sync if records.len() >= wal::SMALL_RECORD => sync_while(&mut wal, apply),
+            Durability::Sync => (wal.sync(), apply()),
+        };
         drop(wal);
-        let mut seq = first;
-        for (_, entries, count) in group {
-            apply_entries(&mem, entries, seq, *count, &self.dir, 0)?;
-            seq += u64::from(*count);
+        if let Err(e) = synced {
+            // The memtable may hold the group's entries now, unpublished; a poisoned store
+            // takes no further writes and flushes no memtable, so they stay unseen.
+            self.poison(&e);
+            return Err(e);
         }
-        self.last_seq.store(seq - 1, Ordering::Release);
+        let last = applied.inspect_err(|e| self.poison(e))?;
+        self.last_seq.store(last, Ordering::Release);
         if group.len() > 1 {
             self.counters.group_commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -684,6 +739,9 @@ impl Inner {
     /// Returns the memtable to write into, switching to a new one (and a new WAL) when
     /// the current one is full, and stalling while the tree is too far behind.
     fn make_room(&self, force: bool) -> Result<Arc<Memtable>> {
+        // A poisoned store's memtable may hold entries of a group whose sync failed: it
+        // takes no more writes and is never flushed.
+        self.check_writable()?;
         let mut st = self.state.lock();
         let mut slowed = false;
         loop {
@@ -797,6 +855,10 @@ impl Inner {
 
     /// Logs `edit` to the manifest (durably) and installs the version it makes.
     fn log_and_apply(&self, mut edit: VersionEdit, obsolete: &[Arc<TableFile>]) -> Result<()> {
+        let _install = self.install.lock();
+        // After a failed manifest write or sync (by this thread or the other one) the last
+        // edit may be lost or torn: nothing may be logged after it.
+        self.check_writable()?;
         let base = Arc::clone(&self.state.lock().version);
         let shared: Arc<dyn Vfs> = self.vfs.clone();
         let next = base.apply(&edit, |meta| {
@@ -818,8 +880,10 @@ impl Inner {
             edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
             let mut record = Vec::new();
             wal::encode_record(&mut record, &edit.encode(), manifest.synced())?;
-            manifest.append(&record)?;
-            manifest.sync()?;
+            if let Err(e) = manifest.append(&record).and_then(|()| manifest.sync()) {
+                self.poison(&e);
+                return Err(e);
+            }
         }
         let mut st = self.state.lock();
         st.version = Arc::new(next);
@@ -901,19 +965,30 @@ impl Inner {
         Ok(())
     }
 
-    /// The background thread: flush when a memtable is full, compact when a level is.
-    fn background(&self) {
-        enum Job {
-            Flush(Arc<Memtable>, u64, u64),
-            Compact(Plan),
+    /// The flush thread: writes each full memtable to a level-0 table. It runs beside the
+    /// compaction thread, so a long merge never keeps a full memtable waiting (and the
+    /// writers stalled behind it).
+    fn flush_thread(&self) {
+        loop {
+            let (imm, wal, new_log) = {
+                let mut st = self.state.lock();
+                loop {
+                    if st.shutting_down || st.bg_error.is_some() {
+                        return;
+                    }
+                    if let (Some(imm), Some(wal)) = (&st.imm, st.imm_wal_number) {
+                        break (Arc::clone(imm), wal, st.wal_number);
+                    }
+                    self.bg_cv.wait(&mut st);
+                }
+            };
+            let result = self.flush(imm, wal, new_log);
+            self.finish_job(result);
         }
-        let next_job = |st: &mut State| -> Option<Job> {
-            if let (Some(imm), Some(wal)) = (&st.imm, st.imm_wal_number) {
-                return Some(Job::Flush(Arc::clone(imm), wal, st.wal_number));
-            }
-            let version = Arc::clone(&st.version);
-            compaction::pick(&version, &self.opts, &mut st.pointers).map(Job::Compact)
-        };
+    }
+
+    /// The compaction thread: merges tables down whenever a level is over its limit.
+    fn compaction_thread(&self) {
         loop {
             {
                 let mut st = self.state.lock();
@@ -922,9 +997,7 @@ impl Inner {
                         return;
                     }
                     let mut pointers = st.pointers.clone();
-                    let due = st.imm.is_some()
-                        || compaction::pick(&st.version, &self.opts, &mut pointers).is_some();
-                    if due {
+                    if compaction::pick(&st.version, &self.opts, &mut pointers).is_some() {
                         break;
                     }
                     self.bg_cv.wait(&mut st);
@@ -932,28 +1005,31 @@ impl Inner {
             }
             // Plan under the work lock: a manual compaction may have changed things.
             let _work = self.work.lock();
-            let job = {
+            let plan = {
                 let mut st = self.state.lock();
-                match next_job(&mut st) {
-                    Some(job) => {
+                let version = Arc::clone(&st.version);
+                match compaction::pick(&version, &self.opts, &mut st.pointers) {
+                    Some(plan) => {
                         st.bg_busy = true;
-                        job
+                        plan
                     }
                     None => continue,
                 }
             };
-            let result = match job {
-                Job::Flush(imm, wal, new_log) => self.flush(imm, wal, new_log),
-                Job::Compact(plan) => self.run_compaction(&plan),
-            };
-            let mut st = self.state.lock();
-            st.bg_busy = false;
-            if let Err(e) = result {
-                st.bg_error = Some(format!("background work failed: {e}"));
-            }
-            drop(st);
-            self.bg_cv.notify_all();
+            let result = self.run_compaction(&plan);
+            self.state.lock().bg_busy = false;
+            self.finish_job(result);
         }
+    }
+
+    /// Records how a flush or compaction ended and wakes whoever waits on it.
+    fn finish_job(&self, result: Result<()>) {
+        if let Err(e) = result {
+            let mut st = self.state.lock();
+            st.bg_error
+                .get_or_insert_with(|| format!("background work failed: {e}"));
+        }
+        self.bg_cv.notify_all();
     }
 
     /// A consistent view for a read.
@@ -1056,7 +1132,7 @@ impl Drop for Lsm {
     fn drop(&mut self) {
         self.inner.state.lock().shutting_down = true;
         self.inner.bg_cv.notify_all();
-        if let Some(handle) = self.background.take() {
+        for handle in self.background.drain(..) {
             let _ = handle.join();
         }
         if self.inner.durability == Durability::Buffered {
