@@ -87,20 +87,25 @@ fn size_below(version: &Version, level: usize) -> u64 {
 }
 
 /// The level that level-0 tables merge into: the last level, or the level above it while
-/// that level would get at least `base_level_size` (a tenth of what lies below it).
+/// that level would get at least `base_level_size` (the last level's size divided by the
+/// size ratio once per level in between).
 /// Levels between level 0 and the base would be too small to be worth a rewrite of their
 /// own: with 128 MB in level 2, a level 1 of 12.8 MB would take each flushed table into
 /// a merge and then again, soon after, into level 2. So level 0 merges straight into
 /// level 2, and what a level above the base still holds is moved or merged down.
 /// (RocksDB's dynamic level sizing picks its base level the same way.)
 fn base_level(version: &Version, opts: &LsmOptions) -> usize {
-    let last = (1..LEVELS)
-        .rev()
-        .find(|&l| !version.levels[l].is_empty())
-        .unwrap_or(1);
-    let mut base = last;
-    while base > 1 && size_below(version, base - 1) / opts.size_ratio >= opts.base_level_size {
+    let sizes: Vec<u64> = (0..LEVELS).map(|l| version.level_size(l)).collect();
+    base_level_of(&sizes, opts)
+}
+
+/// [`base_level`] from the bytes in each level.
+fn base_level_of(sizes: &[u64], opts: &LsmOptions) -> usize {
+    let last = (1..sizes.len()).rev().find(|&l| sizes[l] > 0).unwrap_or(1);
+    let (mut base, mut target) = (last, sizes[last]);
+    while base > 1 && target / opts.size_ratio >= opts.base_level_size {
         base -= 1;
+        target /= opts.size_ratio;
     }
     base
 }
@@ -448,4 +453,27 @@ pub fn run(
     let mut outputs = low?;
     outputs.extend(high?);
     Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_0_skips_levels_too_small_to_be_worth_a_rewrite() {
+        let opts = LsmOptions::default(); // base_level_size 64 MiB, ratio 10
+        let mib = 1u64 << 20;
+        let at = |sizes: &[u64]| base_level_of(sizes, &opts);
+        assert_eq!(at(&[0; LEVELS]), 1, "an empty tree starts at level 1");
+        assert_eq!(at(&[0, 50 * mib, 0, 0, 0, 0, 0]), 1);
+        // 128 MB in level 2: a level 1 of a tenth of it would be under 64 MiB.
+        assert_eq!(at(&[0, 0, 128 * mib, 0, 0, 0, 0]), 2);
+        assert_eq!(at(&[0, 5 * mib, 128 * mib, 0, 0, 0, 0]), 2);
+        // From 640 MiB below it, level 1 is worth having again.
+        assert_eq!(at(&[0, 0, 640 * mib, 0, 0, 0, 0]), 1);
+        // 6.4 GB in level 3: level 2 would get 640 MiB and level 1 64 MiB.
+        assert_eq!(at(&[0, 0, 0, 6400 * mib, 0, 0, 0]), 1);
+        // 1 GiB in level 3: level 2 gets 102 MiB, level 1 only 10 MiB.
+        assert_eq!(at(&[0, 0, 0, 1024 * mib, 0, 0, 0]), 2);
+    }
 }

@@ -340,6 +340,45 @@ mod tests {
     }
 
     #[test]
+    fn a_stepped_log_ends_where_its_zeros_begin() {
+        use crate::vfs::{FileKind, SimFs, Vfs};
+        let fs = SimFs::new();
+        let path = Path::new("/wal");
+        let mut w = LogWriter::stepped(fs.create(path, FileKind::Wal).unwrap(), 4096);
+        let mut ends = Vec::new();
+        for i in 0..100u32 {
+            let mut record = Vec::new();
+            encode_record(&mut record, &i.to_le_bytes().repeat(10), w.synced()).unwrap();
+            w.append(&record).unwrap();
+            w.sync().unwrap();
+            ends.push(w.len() as usize);
+        }
+        let data = fs.open(path, FileKind::Wal).unwrap().read_all().unwrap();
+        assert!(
+            data.len() > w.len() as usize,
+            "zeros lie ahead of the records"
+        );
+        assert!(
+            data.len() <= w.len() as usize + 4096,
+            "grown a step at a time"
+        );
+        let c = read_records(&data, path, Appends::MaybeConcurrent).unwrap();
+        assert_eq!(c.records.len(), 100);
+        assert_eq!(c.valid_len, w.len() as usize);
+        // Cut anywhere, the log holds the records wholly before the cut.
+        for cut in (0..data.len()).step_by(7) {
+            let c = read_records(&data[..cut], path, Appends::MaybeConcurrent).unwrap();
+            assert_eq!(c.records.len(), ends.iter().filter(|&&e| e <= cut).count());
+        }
+        // A record of 16 KiB or more is appended as it is, with no zeros after it.
+        let mut big = Vec::new();
+        encode_record(&mut big, &vec![7; SMALL_RECORD], w.synced()).unwrap();
+        let before = w.len();
+        w.append(&big).unwrap();
+        assert_eq!(w.len(), before + big.len() as u64);
+    }
+
+    #[test]
     fn garbage_after_the_last_record_is_a_torn_tail() {
         let mut data = log(&[b"kept"], false);
         let good = data.len();
