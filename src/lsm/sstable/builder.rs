@@ -103,7 +103,10 @@ impl TableBuilder {
         self.pending.extend_from_slice(&crc(block).to_le_bytes());
         self.offset += (block.len() + BLOCK_TRAILER) as u64;
         if self.pending.len() >= WRITE_CHUNK {
-            self.file.append(&self.pending)?;
+            let at = self.file.append(&self.pending)?;
+            // Start writing it to the device now, so that the sync at the end finds
+            // little left to do and the device works while the CPU merges.
+            self.file.start_writeback(at, self.pending.len() as u64);
             self.pending.clear();
         }
         Ok(handle)
