@@ -291,6 +291,14 @@ impl TableReader {
                 bytes: Bytes::from(buf),
                 refills: window.refills + 1,
             };
+            // Once the scan has gone past a few blocks, ask for the next window now: the
+            // device reads it while this one is parsed (table files get no readahead from
+            // the kernel: they are opened for random reads).
+            let next = handle.offset + len as u64;
+            if window.refills >= 3 && next < end {
+                let ahead = (need << window.refills.min(8)).min(READAHEAD) as u64;
+                self.file.prefetch(next, ahead.min(end - next));
+            }
         }
         let start = (handle.offset - window.offset) as usize;
         let bytes = verify(window.bytes.slice(start..start + need), &self.path, handle)?;
