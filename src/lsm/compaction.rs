@@ -1,11 +1,13 @@
 //! Compaction: choosing which tables to merge, and merging them.
 //!
 //! **Leveled** (the default): level 0 holds flushed memtables; when it has `l0_trigger`
-//! tables they are all merged with the level-1 tables they overlap. Level n ≥ 1 has a
-//! target size, `base_level_size · size_ratio^(n-1)`; the level furthest over its target
-//! gives up one table (round robin through the key space), merged with the tables it
-//! overlaps one level down. Write amplification ≈ size ratio per level; space
-//! amplification ≈ 1 + 1/size ratio.
+//! tables they are all merged with the tables they overlap in the base level (see
+//! [`base_level`]: the last level, while the data is small). Level n ≥ 1 has a target size,
+//! at most `base_level_size · size_ratio^(n-1)` and at most a tenth of what lies below it;
+//! the level furthest over its target gives up one table (round robin through the key
+//! space), merged with the tables it overlaps one level down, or moved down by a manifest
+//! edit alone when it overlaps none ([`Plan::is_move`]). Write amplification ≈ size ratio
+//! per level; space amplification ≈ 1 + 1/size ratio.
 //!
 //! **Tiered** (size-tiered, "universal"): every table is a sorted run in level 0. When
 //! there are `l0_trigger` runs, the newest runs of similar size (each no larger than the

@@ -28,11 +28,13 @@ impl LevelIter {
         }
     }
 
-    /// Opens table `index` at its first entry, and moves on past empty tables.
-    fn open_from(&mut self, mut index: usize) -> Result<()> {
+    /// Opens table `index` at its first entry, and moves on past empty tables. `refills`
+    /// says how far the scan has read ahead so far: a scan going on from one table to the
+    /// next reads the next in windows as large as it had reached.
+    fn open_from(&mut self, mut index: usize, refills: u32) -> Result<()> {
         self.current = None;
         while index < self.tables.len() {
-            let mut it = self.tables[index].reader.iter();
+            let mut it = self.tables[index].reader.iter_after(refills);
             it.seek_to_first()?;
             if it.valid() {
                 self.index = index;
@@ -65,8 +67,8 @@ impl InternalIterator for LevelIter {
         if let Some(c) = &mut self.current {
             c.next()?;
             if !c.valid() {
-                let next = self.index + 1;
-                self.open_from(next)?;
+                let (next, refills) = (self.index + 1, c.refills());
+                self.open_from(next, refills)?;
             }
         }
         Ok(())
@@ -84,13 +86,13 @@ impl InternalIterator for LevelIter {
             if it.valid() {
                 self.current = Some(it);
             } else {
-                self.open_from(i + 1)?;
+                self.open_from(i + 1, 0)?;
             }
         }
         Ok(())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.open_from(0)
+        self.open_from(0, 0)
     }
 }

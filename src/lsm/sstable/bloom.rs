@@ -1,16 +1,23 @@
-//! A bloom filter over the user keys of one table.
+//! A bloom filter over the user keys of one table, blocked by cache line.
 //!
-//! With m/n bits per key and k = ln 2 · m/n probes the false-positive rate is about
-//! (1 − e^(−k·n/m))^k ≈ 0.6185^(m/n): 0.8% at 10 bits per key. The k probes are
-//! h1 + i·h2 (Kirsch–Mitzenmacher double hashing) of one 64-bit hash.
+//! With m/n bits per key and k = ln 2 · m/n probes, a classic filter's false-positive rate
+//! is about (1 − e^(−k·n/m))^k ≈ 0.6185^(m/n): 0.82% at 10 bits per key. But its k probes
+//! land anywhere in the filter: k cache misses for a key that is there. This filter
+//! keeps all of a key's probes in one 64-byte block (512 bits), picked by the hash: one
+//! cache miss. The price is a little more false positives, since blocks get uneven shares
+//! of the keys (a Poisson spread around 512 / bits-per-key keys each): 0.96% at 10 bits per
+//! key, against 0.82% (RocksDB's "fast local bloom" makes the same trade).
 //!
 //! # Format
 //!
 //! ```text
-//! bits  ceil(m / 8) bytes   bit j is byte j/8, bit j%8
-//! k     u8                  probes per key, 1..=30
+//! blocks  64 bytes each     block b is bytes 64b..64b+64; bit j of a block is bit j%8 of
+//!                           its byte j/8
+//! k       u8                probes per key, 1..=30
 //! ```
-//! (The table stores the block with its CRC like any other block.)
+//! A key with 64-bit hash h goes to block ((h >> 32) · blocks) >> 32; its probes are the
+//! top 9 bits of x, x·G, x·G², ... (x = the low 32 bits of h, G = 0x9e3779b9, products
+//! mod 2^32). (The table stores the filter with its CRC like any other block.)
 
 use super::super::coding::Reader;
 use crate::error::Result;
@@ -45,23 +52,40 @@ pub fn probes(bits_per_key: u32) -> u32 {
     ((f64::from(bits_per_key) * std::f64::consts::LN_2).round() as u32).clamp(1, 30)
 }
 
+/// Bytes of one block of the filter: a cache line.
+const BLOCK: usize = 64;
+
+/// The multiplier that steps from one probe to the next (2^32 / the golden ratio).
+const STEP: u32 = 0x9e37_79b9;
+
+/// The block of a filter of `blocks` blocks that hash `h` uses.
+fn block_of(h: u64, blocks: usize) -> usize {
+    (((h >> 32) * blocks as u64) >> 32) as usize
+}
+
+/// The bits within its block that hash `h` sets: k values below 512.
+fn probe_bits(h: u64, k: u32) -> impl Iterator<Item = usize> {
+    let mut x = h as u32;
+    (0..k).map(move |_| {
+        let bit = (x >> 23) as usize;
+        x = x.wrapping_mul(STEP);
+        bit
+    })
+}
+
 /// Builds a filter from the hashes of the keys.
 pub fn build(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
     let k = probes(bits_per_key);
-    // At least 64 bits, so a tiny table does not get a uselessly small filter.
-    let bits = (hashes.len() as u64 * u64::from(bits_per_key)).max(64);
-    let bytes = bits.div_ceil(8) as usize;
-    let bits = bytes as u64 * 8;
-    let mut out = vec![0u8; bytes + 1];
+    let bits = hashes.len() as u64 * u64::from(bits_per_key);
+    let blocks = (bits.div_ceil(8 * BLOCK as u64) as usize).max(1);
+    let mut out = vec![0u8; blocks * BLOCK + 1];
     for &h in hashes {
-        let (mut x, step) = (h as u32 as u64, (h >> 32) | 1);
-        for _ in 0..k {
-            let bit = x % bits;
-            out[(bit / 8) as usize] |= 1 << (bit % 8);
-            x = x.wrapping_add(step);
+        let block = &mut out[block_of(h, blocks) * BLOCK..][..BLOCK];
+        for bit in probe_bits(h, k) {
+            block[bit / 8] |= 1 << (bit % 8);
         }
     }
-    out[bytes] = k as u8;
+    out[blocks * BLOCK] = k as u8;
     out
 }
 
@@ -69,6 +93,7 @@ pub fn build(hashes: &[u64], bits_per_key: u32) -> Vec<u8> {
 #[derive(Clone, Debug)]
 pub struct Bloom {
     bits: Vec<u8>,
+    blocks: usize,
     k: u32,
 }
 
@@ -76,29 +101,24 @@ impl Bloom {
     /// Decodes a filter block's contents.
     pub fn decode(mut r: Reader<'_>) -> Result<Bloom> {
         let len = r.remaining();
-        if len < 2 {
-            return Err(r.corrupt("bloom filter shorter than 2 bytes"));
+        if len < BLOCK + 1 || (len - 1) % BLOCK != 0 {
+            return Err(r.corrupt(format!(
+                "bloom filter of {len} bytes: not whole {BLOCK}-byte blocks and a probe count"
+            )));
         }
         let bits = r.bytes(len - 1)?.to_vec();
         let k = u32::from(r.u8()?);
         if !(1..=30).contains(&k) {
             return Err(r.corrupt(format!("bloom filter with {k} probes")));
         }
-        Ok(Bloom { bits, k })
+        let blocks = bits.len() / BLOCK;
+        Ok(Bloom { bits, blocks, k })
     }
 
     /// False: the key is certainly absent. True: it may be present.
     pub fn may_contain(&self, h: u64) -> bool {
-        let bits = self.bits.len() as u64 * 8;
-        let (mut x, step) = (h as u32 as u64, (h >> 32) | 1);
-        for _ in 0..self.k {
-            let bit = x % bits;
-            if self.bits[(bit / 8) as usize] & (1 << (bit % 8)) == 0 {
-                return false;
-            }
-            x = x.wrapping_add(step);
-        }
-        true
+        let block = &self.bits[block_of(h, self.blocks) * BLOCK..][..BLOCK];
+        probe_bits(h, self.k).all(|bit| block[bit / 8] & (1 << (bit % 8)) != 0)
     }
 
     /// Bytes of filter bits.
@@ -136,17 +156,40 @@ mod tests {
             .count();
         let rate = fp as f64 / trials as f64;
         let k = f64::from(probes(10));
-        let theory = (1.0 - (-k / 10.0).exp()).powf(k);
-        assert!(
-            (rate - theory).abs() <= 0.25 * theory,
-            "measured {rate:.5}, theory {theory:.5}"
-        );
+        // A classic filter's rate, and a blocked one's: each block holds a Poisson number
+        // of keys (mean 512 / 10), and a key's k probes test its own block only.
+        let classic = (1.0 - (-k / 10.0).exp()).powf(k);
+        let mean: f64 = 512.0 / 10.0;
+        let (mut blocked, mut p) = (0.0, (-mean).exp());
+        for keys in 0..400 {
+            if keys > 0 {
+                p *= mean / f64::from(keys);
+            }
+            blocked += p * (1.0 - (1.0 - 1.0 / 512.0f64).powf(k * f64::from(keys))).powf(k);
+        }
+        for theory in [blocked, classic] {
+            assert!(
+                (rate - theory).abs() <= 0.25 * theory,
+                "measured {rate:.5}, theory {theory:.5} (blocked {blocked:.5}, classic {classic:.5})"
+            );
+        }
     }
 
     #[test]
     fn bad_filters_are_corruption() {
-        assert!(Bloom::decode(Reader::new(&[1], Path::new("f"), 0)).is_err());
-        assert!(Bloom::decode(Reader::new(&[0xff, 0], Path::new("f"), 0)).is_err());
-        assert!(Bloom::decode(Reader::new(&[0xff, 31], Path::new("f"), 0)).is_err());
+        let decode = |bytes: &[u8]| Bloom::decode(Reader::new(bytes, Path::new("f"), 0));
+        assert!(decode(&[1]).is_err());
+        let mut good = vec![0xff; BLOCK];
+        good.push(7);
+        assert!(decode(&good).is_ok());
+        let mut no_probes = good.clone();
+        no_probes[BLOCK] = 0;
+        assert!(decode(&no_probes).is_err());
+        let mut too_many = good.clone();
+        too_many[BLOCK] = 31;
+        assert!(decode(&too_many).is_err());
+        let mut ragged = good.clone();
+        ragged.insert(0, 0);
+        assert!(decode(&ragged).is_err(), "not whole blocks");
     }
 }

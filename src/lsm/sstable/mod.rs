@@ -40,7 +40,7 @@ use crate::error::Result;
 /// "KVLABSST".
 pub const MAGIC: [u8; 8] = *b"KVLABSST";
 /// The table format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Footer bytes: 8 + 4 + 8 + 4 + 8 + 4 + 8 + 4.
 pub const FOOTER_LEN: usize = 8 + 4 + 8 + 4 + 8 + 4 + 8 + 4;
 /// Bytes of the CRC after each block.

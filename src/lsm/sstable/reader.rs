@@ -373,11 +373,21 @@ impl TableReader {
 
     /// A cursor over every entry.
     pub fn iter(self: &Arc<Self>) -> TableIter {
+        self.iter_after(0)
+    }
+
+    /// A cursor for a scan that has already read ahead `refills` times in the tables
+    /// before this one ([`TableIter::refills`]): its windows start as large as the scan's
+    /// last, rather than at one block.
+    pub fn iter_after(self: &Arc<Self>, refills: u32) -> TableIter {
         TableIter {
             table: Arc::clone(self),
             index: self.index.iter(ikey::cmp_encoded),
             data: None,
-            window: Window::default(),
+            window: Window {
+                refills,
+                ..Window::default()
+            },
         }
     }
 }
@@ -391,6 +401,11 @@ pub struct TableIter {
 }
 
 impl TableIter {
+    /// How many times this cursor has read ahead, counting the tables before it.
+    pub fn refills(&self) -> u32 {
+        self.window.refills
+    }
+
     /// Loads the block the index cursor points at (or clears it at the end).
     fn load_block(&mut self) -> Result<()> {
         self.data = if self.index.valid() {
