@@ -1024,6 +1024,9 @@ impl Inner {
                 }
             };
             let result = self.run_compaction(&plan);
+            // Let go of the inputs before saying the work is done: the last holder of a
+            // replaced table deletes its file, and a caller of `settle` may look next.
+            drop(plan);
             self.state.lock().bg_busy = false;
             self.finish_job(result);
         }
