@@ -37,7 +37,8 @@ pub enum CompactionStyle {
 pub struct LsmOptions {
     /// Bytes of writes a memtable holds before it is flushed.
     pub memtable_size: usize,
-    /// Target bytes of a data block.
+    /// Most bytes of a data block with its CRC (unless one entry is larger); data blocks
+    /// start on multiples of it, so that each lies in one page of the file.
     pub block_size: usize,
     /// Keys between restart points in a block.
     pub restart_interval: usize,

@@ -76,11 +76,14 @@ impl TableBuilder {
             self.last_user_key.clear();
             self.last_user_key.extend_from_slice(user_key);
         }
-        self.data.add(ikey, value);
-        self.entries += 1;
-        if self.data.size() >= self.block_size {
+        // Close the block before an entry that could take it, with its CRC, past
+        // `block_size` (varints, a restart and all: a bound, not the exact size).
+        let bound = ikey.len() + value.len() + 3 * 10 + 4;
+        if !self.data.is_empty() && self.data.size() + bound + BLOCK_TRAILER > self.block_size {
             self.finish_data_block()?;
         }
+        self.data.add(ikey, value);
+        self.entries += 1;
         Ok(())
     }
 
@@ -118,6 +121,17 @@ impl TableBuilder {
         }
         let last = self.data.last_key().to_vec();
         let block = self.data.finish();
+        // Start the block on a multiple of `block_size`, zeros before it: a block then lies
+        // in one page of the file, and a read of it costs the device one page, not two.
+        // Only a short gap is filled (a block grown large by a large value is not followed
+        // by most of a page of zeros), and never after the last data block, so that a
+        // full scan reads, and checks, every gap.
+        let gap =
+            (self.block_size - (self.offset % self.block_size as u64) as usize) % self.block_size;
+        if self.offset > 0 && gap <= self.block_size / 8 {
+            self.pending.resize(self.pending.len() + gap, 0);
+            self.offset += gap as u64;
+        }
         let handle = self.write_block(&block)?;
         self.index.add(&last, &handle.encode());
         Ok(())

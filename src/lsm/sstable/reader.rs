@@ -305,6 +305,36 @@ impl TableReader {
         Block::decode(bytes, Arc::clone(&self.path), handle.offset)
     }
 
+    /// Checks that the bytes from `from` to `to`, between two data blocks, are the zeros
+    /// the builder put there, reading them from the scan's `window` when it holds them.
+    fn check_gap(&self, from: u64, to: u64, window: &Window) -> Result<()> {
+        if to < from {
+            return Err(Error::corruption(&*self.path, to, "data blocks overlap"));
+        }
+        if to == from {
+            return Ok(());
+        }
+        let zeros = |bytes: &[u8]| bytes.iter().all(|&b| b == 0);
+        let end = window.offset + window.bytes.len() as u64;
+        let clean = if let Some(map) = &self.mapped {
+            map.get(from as usize..to as usize).is_some_and(zeros)
+        } else if from >= window.offset && to <= end {
+            zeros(&window.bytes[(from - window.offset) as usize..(to - window.offset) as usize])
+        } else {
+            let mut gap = vec![0; (to - from) as usize];
+            self.file.read_exact_at(&mut gap, from)?;
+            zeros(&gap)
+        };
+        if !clean {
+            return Err(Error::corruption(
+                &*self.path,
+                from,
+                "the bytes between two data blocks are not zeros",
+            ));
+        }
+        Ok(())
+    }
+
     fn handle_at(&self, index: &BlockIter) -> Result<Handle> {
         let value = index.value_slice();
         let mut r = Reader::new(value, &self.path, self.footer.index.offset);
@@ -388,6 +418,7 @@ impl TableReader {
                 refills,
                 ..Window::default()
             },
+            block_end: None,
         }
     }
 }
@@ -398,6 +429,9 @@ pub struct TableIter {
     index: BlockIter,
     data: Option<BlockIter>,
     window: Window,
+    /// Where the last block read in order ended (with its CRC): the bytes from there to
+    /// the next block are the zeros that align it, and are checked as the scan passes.
+    block_end: Option<u64>,
 }
 
 impl TableIter {
@@ -406,11 +440,17 @@ impl TableIter {
         self.window.refills
     }
 
-    /// Loads the block the index cursor points at (or clears it at the end).
-    fn load_block(&mut self) -> Result<()> {
+    /// Loads the block the index cursor points at (or clears it at the end); `in_order`
+    /// when it follows the block loaded last.
+    fn load_block(&mut self, in_order: bool) -> Result<()> {
         self.data = if self.index.valid() {
             let handle = self.table.handle_at(&self.index)?;
+            match self.block_end {
+                Some(end) if in_order => self.table.check_gap(end, handle.offset, &self.window)?,
+                _ => {}
+            }
             let block = self.table.block_sequential(handle, &mut self.window)?;
+            self.block_end = Some(handle.offset + u64::from(handle.size) + BLOCK_TRAILER as u64);
             Some(block.iter(ikey::cmp_encoded))
         } else {
             None
@@ -422,7 +462,7 @@ impl TableIter {
     fn skip_exhausted(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|d| !d.valid()) {
             self.index.advance()?;
-            self.load_block()?;
+            self.load_block(true)?;
             if let Some(d) = &mut self.data {
                 d.seek_to_first()?;
             }
@@ -453,7 +493,7 @@ impl InternalIterator for TableIter {
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
         self.index.seek(target)?;
-        self.load_block()?;
+        self.load_block(false)?;
         if let Some(d) = &mut self.data {
             d.seek(target)?;
         }
@@ -462,7 +502,7 @@ impl InternalIterator for TableIter {
 
     fn seek_to_first(&mut self) -> Result<()> {
         self.index.seek_to_first()?;
-        self.load_block()?;
+        self.load_block(false)?;
         if let Some(d) = &mut self.data {
             d.seek_to_first()?;
         }

@@ -133,3 +133,33 @@ fn every_damaged_byte_is_caught() {
         }
     }
 }
+
+#[test]
+fn data_blocks_start_on_block_size_boundaries_and_fit_in_them() {
+    let fs = SimFs::new();
+    let path = Path::new("/aligned.sst");
+    let mut b = TableBuilder::create(&fs, path, 4096, 10, 16).unwrap();
+    let mut key = Vec::new();
+    for i in 0..20_000u32 {
+        key.clear();
+        ikey::encode(&mut key, &ukey(i), 1, Kind::Put);
+        // Values of 1 to 300 bytes, so entries do not fall on boundaries by luck.
+        b.add(&key, &vec![7; 1 + (i as usize * 37) % 300]).unwrap();
+    }
+    b.finish().unwrap();
+    let t = open(&fs, path).unwrap();
+    let blocks = t.blocks();
+    assert!(blocks.len() > 100);
+    for (handle, _, _) in &blocks {
+        assert_eq!(handle.offset % 4096, 0, "block at {}", handle.offset);
+        assert!(handle.size as usize + super::BLOCK_TRAILER <= 4096);
+    }
+    // Every entry still reads back.
+    let counters = FilterCounters::default();
+    for i in (0..20_000u32).step_by(97) {
+        let found = t.get(&ukey(i), 5, &counters).unwrap();
+        assert!(
+            matches!(found, Some(Found::Value(1, v)) if v.len() == 1 + (i as usize * 37) % 300)
+        );
+    }
+}
