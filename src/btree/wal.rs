@@ -360,8 +360,9 @@ fn encode_deltas(out: &mut Vec<u8>, pages: &mut [Changed]) {
     }
 }
 
-/// Records under this many bytes grow the WAL file in steps of zeros.
-pub const SMALL_RECORD: usize = 16 << 10;
+/// Records under this many bytes grow the WAL file in steps of zeros (the log framing's
+/// rule, [`wal::write_stepped`]).
+pub use crate::lsm::wal::SMALL_RECORD;
 
 /// Writes commit records at the end of the current cycle's records.
 ///
@@ -416,18 +417,9 @@ impl WalWriter {
 
     /// Writes encoded records after the last one.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
-        let end = self.len + records.len() as u64;
-        if end <= self.size || records.len() >= SMALL_RECORD {
-            self.file.write_at(records, self.len)?;
-            self.size = self.size.max(end);
-        } else {
-            let mut grown = Vec::with_capacity(records.len() + self.step as usize);
-            grown.extend_from_slice(records);
-            grown.resize(records.len() + self.step as usize, 0);
-            self.file.write_at(&grown, self.len)?;
-            self.size = end + self.step;
-        }
-        self.len = end;
+        self.size =
+            wal::write_stepped(self.file.as_ref(), records, self.len, self.size, self.step)?;
+        self.len += records.len() as u64;
         Ok(())
     }
 

@@ -211,6 +211,29 @@ pub fn read_records_of(
 /// step of zeros; larger ones share one metadata update among many bytes anyway.
 pub const SMALL_RECORD: usize = 16 << 10;
 
+/// Writes `records` at offset `at` of `file`, whose length is `size`, and returns the
+/// file's new length. Records under [`SMALL_RECORD`] that reach past the end bring `step`
+/// bytes of zeros after them (0: never), so that the records after them land inside the
+/// file; larger records share one metadata update among many bytes anyway.
+pub fn write_stepped(
+    file: &dyn VfsFile,
+    records: &[u8],
+    at: u64,
+    size: u64,
+    step: u64,
+) -> Result<u64> {
+    let end = at + records.len() as u64;
+    if end <= size || step == 0 || records.len() >= SMALL_RECORD {
+        file.write_at(records, at)?;
+        return Ok(size.max(end));
+    }
+    let mut grown = Vec::with_capacity(records.len() + step as usize);
+    grown.extend_from_slice(records);
+    grown.resize(records.len() + step as usize, 0);
+    file.write_at(&grown, at)?;
+    Ok(end + step)
+}
+
 /// Appends records to a log file.
 #[derive(Debug)]
 pub struct LogWriter {
@@ -257,18 +280,8 @@ impl LogWriter {
 
     /// Appends already-encoded records.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
-        let end = self.len + records.len() as u64;
-        if end <= self.size || self.step == 0 || records.len() >= SMALL_RECORD {
-            self.file.write_at(records, self.len)?;
-            self.size = self.size.max(end);
-        } else {
-            let mut grown = Vec::with_capacity(records.len() + self.step as usize);
-            grown.extend_from_slice(records);
-            grown.resize(records.len() + self.step as usize, 0);
-            self.file.write_at(&grown, self.len)?;
-            self.size = end + self.step;
-        }
-        self.len = end;
+        self.size = write_stepped(self.file.as_ref(), records, self.len, self.size, self.step)?;
+        self.len += records.len() as u64;
         Ok(())
     }
 
