@@ -270,13 +270,24 @@ impl TableReader {
     /// with the next `READAHEAD` bytes when the block lies outside it. Scanned blocks do
     /// not enter the cache, so a scan does not evict what point reads use.
     fn block_sequential(&self, handle: Handle, window: &mut Window) -> Result<Block> {
+        let need = handle.size as usize + BLOCK_TRAILER;
         if self.mapped.is_some() {
+            // The mapping is read a page fault at a time (no kernel readahead on tables):
+            // ask for the next stretch ahead of the scan, so its faults find the pages in
+            // memory. `window.offset` marks how far has been asked for.
+            let end = self.footer.index.offset;
+            if handle.offset + need as u64 > window.offset && handle.offset < end {
+                window.refills += 1;
+                let ahead = (need << window.refills.min(8)).min(READAHEAD) as u64;
+                let len = ahead.min(end - handle.offset);
+                self.file.prefetch(handle.offset, len);
+                window.offset = handle.offset + len;
+            }
             return self.block(handle);
         }
         if let Some(block) = self.cache.get(self.number, handle.offset) {
             return Ok(block);
         }
-        let need = handle.size as usize + BLOCK_TRAILER;
         let inside = handle.offset >= window.offset
             && handle.offset + need as u64 <= window.offset + window.bytes.len() as u64;
         if !inside {
