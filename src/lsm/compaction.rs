@@ -91,11 +91,15 @@ fn size_below(version: &Version, level: usize) -> u64 {
 /// The level that level-0 tables merge into: the last level, or the level above it while
 /// that level would get at least `base_level_size` (the last level's size divided by the
 /// size ratio once per level in between).
+///
 /// Levels between level 0 and the base would be too small to be worth a rewrite of their
 /// own: with 128 MB in level 2, a level 1 of 12.8 MB would take each flushed table into
-/// a merge and then again, soon after, into level 2. So level 0 merges straight into
-/// level 2, and what a level above the base still holds is moved or merged down.
-/// (RocksDB's dynamic level sizing picks its base level the same way.)
+/// a merge and then again, soon after, into level 2, and hold many keys twice. So level 0
+/// merges straight into level 2, and what a level above the base still holds is moved or
+/// merged down. (RocksDB's dynamic level sizing also picks a base level from the last
+/// level's size, but lets it be as small as a tenth of its base size: it would keep that
+/// 12.8 MB level 1. The price of this rule is at larger sizes: while the last level
+/// grows from `base_level_size` to ten times that, every merge of level 0 rewrites it.)
 fn base_level(version: &Version, opts: &LsmOptions) -> usize {
     let sizes: Vec<u64> = (0..LEVELS).map(|l| version.level_size(l)).collect();
     base_level_of(&sizes, opts)
