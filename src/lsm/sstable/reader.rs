@@ -119,6 +119,14 @@ struct Window {
     refills: u32,
 }
 
+impl Window {
+    /// Bytes the next read ahead covers for a block of `need` bytes: the block alone at
+    /// first, doubling with each refill so far, up to `READAHEAD`.
+    fn span(&self, need: usize) -> u64 {
+        (need << self.refills.min(8)).min(READAHEAD) as u64
+    }
+}
+
 impl TableReader {
     /// Opens table `number` at `path` from its handle `file`; with `mmap`, reads data
     /// blocks through a mapping of the file (where the Vfs can map) instead of `pread`.
@@ -278,8 +286,7 @@ impl TableReader {
             let end = self.footer.index.offset;
             if handle.offset + need as u64 > window.offset && handle.offset < end {
                 window.refills += 1;
-                let ahead = (need << window.refills.min(8)).min(READAHEAD) as u64;
-                let len = ahead.min(end - handle.offset);
+                let len = window.span(need).min(end - handle.offset);
                 self.file.prefetch(handle.offset, len);
                 window.offset = handle.offset + len;
             }
@@ -293,8 +300,9 @@ impl TableReader {
         if !inside {
             // Read up to the index block at most: everything before it is data blocks.
             let end = self.footer.index.offset.max(handle.offset + need as u64);
-            let want = (need << window.refills.min(8)).min(READAHEAD);
-            let len = (end - handle.offset).min(want as u64).max(need as u64) as usize;
+            let len = (end - handle.offset)
+                .min(window.span(need))
+                .max(need as u64) as usize;
             let mut buf = vec![0u8; len];
             self.file.read_exact_at(&mut buf, handle.offset)?;
             *window = Window {
@@ -307,8 +315,7 @@ impl TableReader {
             // the kernel: they are opened for random reads).
             let next = handle.offset + len as u64;
             if window.refills >= 3 && next < end {
-                let ahead = (need << window.refills.min(8)).min(READAHEAD) as u64;
-                self.file.prefetch(next, ahead.min(end - next));
+                self.file.prefetch(next, window.span(need).min(end - next));
             }
         }
         let start = (handle.offset - window.offset) as usize;
