@@ -41,6 +41,7 @@ pub mod kv;
 pub mod lsm;
 pub mod mem;
 pub mod peers;
+mod prefetch;
 pub mod vfs;
 
 pub use error::{Error, Result};

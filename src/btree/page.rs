@@ -208,27 +208,12 @@ impl From<Vec<u8>> for PageBuf {
     }
 }
 
-/// Asks the CPU to start loading every cache line of `data` (a hint, for a page about to
-/// be searched or copied: its misses then overlap instead of following one another).
-#[inline]
-pub fn prefetch_lines(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for at in (0..data.len()).step_by(64) {
-            // SAFETY: a prefetch is only a hint, and the address is inside `data`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(at).cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
-}
-
 /// Reads one byte of every cache line of `data` now, in one burst: the misses overlap, and
 /// each line is in cache when the page's cells are met later in whatever order. (Here a
-/// real load beats [`prefetch_lines`] for a page not read before: a scan that prefetched
-/// the next leaf as it entered a leaf ran at 3.5M–6.1M keys/s, one that loads each leaf's
-/// lines as it enters it at 5.2M–7.6M, in alternating runs.)
+/// real load beats a prefetch (`crate::prefetch::prefetch_lines`) for a page not read
+/// before: a scan that prefetched the next leaf as it entered a leaf ran at 3.5M–6.1M
+/// keys/s, one that loads each leaf's lines as it enters it at 5.2M–7.6M, in alternating
+/// runs.)
 #[inline]
 pub fn load_lines(data: &[u8]) {
     let mut fold = 0u8;

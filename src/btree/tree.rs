@@ -243,7 +243,7 @@ enum SearchStep {
 }
 
 fn search_step<B: PageBytes>(src: &dyn PageRead, page: &Page<B>, key: &[u8]) -> Result<SearchStep> {
-    page::prefetch_lines(&page.data);
+    crate::prefetch::prefetch_lines(&page.data);
     match page.kind() {
         PageKind::Internal => Ok(SearchStep::Down(child_for(src, page, key)?.1)),
         PageKind::Leaf => {

@@ -2,7 +2,7 @@
 //!
 //! **Leveled** (the default): level 0 holds flushed memtables; when it has `l0_trigger`
 //! tables they are all merged with the tables they overlap in the base level (see
-//! [`base_level`]: the last level, while the data is small). Level n ≥ 1 has a target size,
+//! `base_level`: the last level, while the data is small). Level n ≥ 1 has a target size,
 //! at most `base_level_size · size_ratio^(n-1)` and at most a tenth of what lies below it;
 //! the level furthest over its target gives up one table (round robin through the key
 //! space), merged with the tables it overlaps one level down, or moved down by a manifest

@@ -28,6 +28,7 @@ use parking_lot::RwLock;
 use super::ikey::{self, Kind};
 use super::iter::InternalIterator;
 use crate::error::Result;
+use crate::prefetch::prefetch_lines;
 
 /// A memtable key: user key, then newest version first.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,22 +212,6 @@ impl MemIter {
     fn key_start(&self, i: usize) -> usize {
         if i == 0 { 0 } else { self.entries[i - 1].0 }
     }
-}
-
-/// Asks the CPU to start loading every cache line of `data` (a hint: the loads that follow
-/// then find the lines on their way or there).
-#[inline]
-fn prefetch_lines(data: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        for at in (0..data.len()).step_by(64) {
-            // SAFETY: a prefetch is only a hint, and the address is inside `data`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(at).cast()) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
 }
 
 impl InternalIterator for MemIter {
