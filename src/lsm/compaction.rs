@@ -67,9 +67,9 @@ impl Plan {
 /// lies below it. The second bound is what keeps space amplification near 1 + 1/ratio
 /// once the last level is large (the idea of RocksDB's dynamic level sizing): without it,
 /// a level 1 of 64 MiB over a last level of 116 MB holds many keys twice. Levels above
-/// the base level ([`base_level`]) have no room at all.
-fn target_size(version: &Version, opts: &LsmOptions, level: usize) -> u64 {
-    if level < base_level(version, opts) {
+/// the base level `base` ([`base_level`]) have no room at all.
+fn target_size(version: &Version, opts: &LsmOptions, level: usize, base: usize) -> u64 {
+    if level < base {
         return 0;
     }
     let fixed = opts.base_level_size.saturating_mul(
@@ -118,8 +118,7 @@ fn base_level_of(sizes: &[u64], opts: &LsmOptions) -> usize {
 
 /// Where level 0 merges to: the base level, unless a level above it still holds tables
 /// (older than level 0's and newer than those below them, so level 0 may not pass them).
-fn level0_output(version: &Version, opts: &LsmOptions) -> usize {
-    let base = base_level(version, opts);
+fn level0_output(version: &Version, base: usize) -> usize {
     (1..base)
         .find(|&l| !version.levels[l].is_empty())
         .unwrap_or(base)
@@ -143,6 +142,7 @@ pub fn pick(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) -> O
 
 fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) -> Option<Plan> {
     // Score each level: L0 by table count, the others by size against target.
+    let base = base_level(version, opts);
     let mut best: Option<(f64, usize)> = None;
     let l0 = version.levels[0].len() as f64 / opts.l0_trigger.max(1) as f64;
     if l0 >= 1.0 {
@@ -154,7 +154,7 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
             continue;
         }
         // (A level above the base has no room: its score is infinite.)
-        let score = size as f64 / target_size(version, opts, level) as f64;
+        let score = size as f64 / target_size(version, opts, level, base) as f64;
         if score >= 1.0 && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, level));
         }
@@ -175,7 +175,7 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
     };
     let (lo, hi) = key_range(&upper)?;
     let output_level = if level == 0 {
-        level0_output(version, opts)
+        level0_output(version, base)
     } else {
         level + 1
     };
@@ -205,7 +205,7 @@ pub fn plan_range(
     let upper = version.overlapping(level, lo, hi);
     let (lo, hi) = key_range(&upper)?;
     let output_level = match opts.compaction {
-        CompactionStyle::Leveled if level == 0 => level0_output(version, opts),
+        CompactionStyle::Leveled if level == 0 => level0_output(version, base_level(version, opts)),
         CompactionStyle::Leveled => (level + 1).min(LEVELS - 1),
         CompactionStyle::Tiered => 0,
     };
