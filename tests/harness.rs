@@ -299,7 +299,7 @@ fn cli_inspect_describes_an_lsm_store_and_refuses_others() {
     let path = store_dir.to_str().unwrap();
     let (ok, out, err) = kvlab(&["inspect", path], "");
     assert!(ok, "{err}");
-    assert!(out.contains("lsm store, format 2"), "{out}");
+    assert!(out.contains("lsm store, format 3"), "{out}");
     assert!(
         out.contains("level ") && out.contains(".sst") && out.contains("key00000@"),
         "{out}"

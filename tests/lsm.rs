@@ -427,6 +427,54 @@ mod behaviour {
         }
     }
 
+    /// Flushed memtables' WALs are renamed and written over rather than deleted: the
+    /// directory never holds more than three (the live one, the one being flushed, the
+    /// spare), a reopen replays none of the records of a file's earlier use, and `settle`
+    /// gives the room back. Twenty keys are written again and again, then deleted and
+    /// compacted away: the live WAL is then a file whose earlier records hold puts of
+    /// those keys, which replayed would bring them back.
+    #[test]
+    fn wal_files_are_written_over_and_their_old_records_never_replayed() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        let logs = |fs: &SimFs| -> Vec<String> {
+            kvlab::vfs::Vfs::list(fs, "/db".as_ref())
+                .unwrap()
+                .into_iter()
+                .filter(|n| n.ends_with(".log"))
+                .collect()
+        };
+        let mut most = 0;
+        for b in 0..300u32 {
+            let mut batch = WriteBatch::new();
+            for i in (b % 2) * 10..(b % 2) * 10 + 10 {
+                batch.put(&key(i), format!("{b:05}:{i:0100}").as_bytes());
+            }
+            store.write(&batch).unwrap();
+            most = most.max(logs(&fs).len());
+        }
+        assert!(counter(&store, "flushes") > 20);
+        assert!(most <= 3, "{most} WAL files at once");
+        let mut batch = WriteBatch::new();
+        for i in 0..20 {
+            batch.delete(&key(i));
+        }
+        store.write(&batch).unwrap();
+        store.compact_range(b"", b"\xff").unwrap();
+        drop(store);
+        let store = open(&fs);
+        for i in 0..20 {
+            assert_eq!(store.get(&key(i)).unwrap(), None, "key {i}");
+        }
+        store.write(&batch).unwrap();
+        store.settle().unwrap();
+        let on_disk: u64 = logs(&fs)
+            .iter()
+            .map(|n| kvlab::vfs::Vfs::file_len(fs.as_ref(), format!("/db/{n}").as_ref()).unwrap())
+            .sum();
+        assert_eq!(on_disk, 0, "a settled store keeps no WAL room");
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

@@ -33,8 +33,11 @@
 //! tables may overlap, so all are asked and the newest version wins; below, at most one
 //! table per level holds the key.
 //!
-//! WAL record payload: `first_seq u64 | count u32 | entries`, each entry
+//! WAL record payload: `log u64 | first_seq u64 | count u32 | entries`, each entry
 //! `kind u8 | key_len varint | key | (value_len varint | value)` (no value for a delete).
+//! `log` is the number of the WAL file the record was written to: a flushed memtable's WAL
+//! is renamed and written over by a later memtable, and the number tells its records from
+//! the earlier ones still behind them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,7 +67,7 @@ use crate::kv::{
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the LSM engine's files.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 const CURRENT: &str = "CURRENT";
 
 /// The name of WAL `number` in `dir`.
@@ -118,6 +121,9 @@ struct State {
     version: Arc<Version>,
     wal_number: u64,
     imm_wal_number: Option<u64>,
+    /// A WAL whose memtable has been flushed, kept to be written over by the next
+    /// memtable's records (`LogWriter::reusing`) rather than deleted.
+    spare_wal: Option<u64>,
     next_file: u64,
     /// Set when background work failed; writes are refused from then on.
     bg_error: Option<String>,
@@ -281,6 +287,7 @@ impl Lsm {
                 version: Arc::new(recovered.version),
                 wal_number: recovered.wal_number,
                 imm_wal_number: None,
+                spare_wal: None,
                 next_file: recovered.next_file,
                 bg_error: None,
                 bg_busy: false,
@@ -454,6 +461,20 @@ pub fn wal_numbers(names: &[String]) -> Vec<u64> {
     wals
 }
 
+/// Bytes of a WAL record's payload before its entries: log number, first sequence number,
+/// count.
+const WAL_HEADER: usize = 8 + 8 + 4;
+
+/// The records of WAL `number` (the bytes of `path`). A file is written over once its
+/// memtable is flushed (see `spare_wal`), so records of its earlier use may follow this
+/// use's: they name another log's number, and end the log as a torn tail would.
+pub fn read_wal(bytes: &[u8], path: &Path, number: u64) -> Result<wal::LogContents> {
+    let ours = number.to_le_bytes();
+    wal::read_records_of(bytes, path, wal::Appends::MaybeConcurrent, &|payload| {
+        payload.get(..8) == Some(&ours[..])
+    })
+}
+
 /// Rebuilds the tree from the manifest and the WALs, flushes what the WALs held into a
 /// level-0 table, starts a new WAL and a new manifest, and removes what is obsolete.
 /// Every step leaves the previous state recoverable until CURRENT names the new manifest.
@@ -509,22 +530,23 @@ fn recover(
     for &number in &wals {
         let path = wal_path(dir, number);
         let bytes = Bytes::from(vfs.open(&path, FileKind::Wal)?.read_all()?);
-        let contents = wal::read_records(&bytes, &path, wal::Appends::MaybeConcurrent)?;
+        let contents = read_wal(&bytes, &path, number)?;
         for record in contents.records {
             let mut r = Reader::new(&bytes[record.clone()], &path, record.start as u64);
+            r.u64()?; // the log's number, checked by read_wal
             let first = r.u64()?;
             let count = r.u32()?;
             if first == 0 || first > MAX_SEQ {
                 return Err(r.corrupt(format!("WAL record with first sequence {first}")));
             }
-            let entries = bytes.slice(record.start + 12..record.end);
+            let entries = bytes.slice(record.start + WAL_HEADER..record.end);
             let last = apply_entries(
                 &mem,
                 &entries,
                 first,
                 count,
                 &path,
-                record.start as u64 + 12,
+                (record.start + WAL_HEADER) as u64,
             )?;
             last_seq = last_seq.max(last);
         }
@@ -696,17 +718,22 @@ impl Inner {
 
     /// Makes the group durable and visible. Called by the leader only.
     fn commit_group(&self, group: &[(u64, Bytes, u32)]) -> Result<()> {
-        let mem = self.make_room(false)?;
+        let (mem, log) = self.make_room(false)?;
         let first = self.last_seq.load(Ordering::Acquire) + 1;
         let mut wal = self.wal.lock();
-        let mut records = Vec::new();
+        let bytes: usize = group
+            .iter()
+            .map(|(_, e, _)| wal::HEADER_LEN + WAL_HEADER + e.len())
+            .sum();
+        let mut records = Vec::with_capacity(bytes);
         let mut seq = first;
         for (_, entries, count) in group {
-            let mut payload = Vec::with_capacity(12 + entries.len());
-            payload.extend_from_slice(&seq.to_le_bytes());
-            payload.extend_from_slice(&count.to_le_bytes());
-            payload.extend_from_slice(entries);
-            wal::encode_record(&mut records, &payload, wal.synced())?;
+            wal::encode_record_with(&mut records, wal.synced(), |out| {
+                out.extend_from_slice(&log.to_le_bytes());
+                out.extend_from_slice(&seq.to_le_bytes());
+                out.extend_from_slice(&count.to_le_bytes());
+                out.extend_from_slice(entries);
+            })?;
             seq += u64::from(*count);
         }
         if let Err(e) = wal.append(&records) {
@@ -743,9 +770,9 @@ impl Inner {
         Ok(())
     }
 
-    /// Returns the memtable to write into, switching to a new one (and a new WAL) when
-    /// the current one is full, and stalling while the tree is too far behind.
-    fn make_room(&self, force: bool) -> Result<Arc<Memtable>> {
+    /// Returns the memtable to write into and the number of its WAL, switching to a new
+    /// pair when the memtable is full, and stalling while the tree is too far behind.
+    fn make_room(&self, force: bool) -> Result<(Arc<Memtable>, u64)> {
         // A poisoned store's memtable may hold entries of a group whose sync failed: it
         // takes no more writes and is never flushed.
         self.check_writable()?;
@@ -770,7 +797,7 @@ impl Inner {
             let full = st.mem.size() >= self.opts.memtable_size || (force && !st.mem.is_empty());
             let stop = leveled && l0 >= self.opts.l0_stop;
             if !full && !stop {
-                return Ok(Arc::clone(&st.mem));
+                return Ok((Arc::clone(&st.mem), st.wal_number));
             }
             if st.imm.is_some() || stop {
                 let start = Instant::now();
@@ -779,26 +806,38 @@ impl Inner {
                 self.note_stall(start);
                 continue;
             }
-            // Switch: a new WAL for a new memtable; the old pair goes to be flushed.
+            // Switch: a new WAL for a new memtable (the spare one under a new name, if a
+            // flush left one); the old pair goes to be flushed.
             let number = st.next_file;
             st.next_file += 1;
-            let file = self
-                .vfs
-                .create(&wal_path(&self.dir, number), FileKind::Wal)?;
+            let path = wal_path(&self.dir, number);
+            let spare = st.spare_wal.take();
+            let file = match spare {
+                Some(old) => {
+                    self.vfs.rename(&wal_path(&self.dir, old), &path)?;
+                    self.vfs.open(&path, FileKind::Wal)?
+                }
+                None => self.vfs.create(&path, FileKind::Wal)?,
+            };
+            // The name must be durable before a record in the file is acknowledged.
             self.sync_dir()?;
             let mut wal = self.wal.lock();
             if self.durability == Durability::Buffered {
                 // What was written to the old WAL must not stay unsynced forever.
                 wal.sync()?;
             }
-            *wal = LogWriter::stepped(file, wal_step(&self.opts));
+            let step = wal_step(&self.opts);
+            *wal = match spare {
+                Some(_) => LogWriter::reusing(file, step)?,
+                None => LogWriter::stepped(file, step),
+            };
             drop(wal);
             let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new()));
             st.imm = Some(old);
             st.imm_wal_number = Some(st.wal_number);
             st.wal_number = number;
             self.bg_cv.notify_all();
-            return Ok(Arc::clone(&st.mem));
+            return Ok((Arc::clone(&st.mem), number));
         }
     }
 
@@ -807,6 +846,16 @@ impl Inner {
         self.counters
             .stall_micros
             .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Deletes the spare WAL and cuts the live one back to its records: room kept for
+    /// the next writes that a settled store should not hold on to.
+    fn give_back_wal_room(&self) -> Result<()> {
+        let spare = self.state.lock().spare_wal.take();
+        if let Some(number) = spare {
+            self.vfs.remove(&wal_path(&self.dir, number))?;
+        }
+        self.wal.lock().trim()
     }
 
     /// Switches the memtable now (as a writer would when it is full), if it holds data.
@@ -923,14 +972,21 @@ impl Inner {
             edit.added.push((0, out.meta));
         }
         self.log_and_apply(edit, &[])?;
-        {
+        let kept = {
             let mut st = self.state.lock();
             st.imm = None;
             st.imm_wal_number = None;
-        }
+            // The WAL is covered by the table now: keep it as the spare, or delete it.
+            let keep = st.spare_wal.is_none();
+            if keep {
+                st.spare_wal = Some(imm_wal);
+            }
+            keep
+        };
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
-        // The WAL is covered by the table now.
-        let _ = self.vfs.remove(&wal_path(&self.dir, imm_wal));
+        if !kept {
+            let _ = self.vfs.remove(&wal_path(&self.dir, imm_wal));
+        }
         Ok(())
     }
 
@@ -1216,7 +1272,7 @@ impl KvStore for Lsm {
             self.inner.compact_level0()?;
             self.inner.wait_idle()?;
         }
-        Ok(())
+        self.inner.give_back_wal_room()
     }
 
     fn stats(&self) -> Stats {

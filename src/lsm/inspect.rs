@@ -6,12 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::cache::BlockCache;
-use super::db::{read_manifest, wal_numbers, wal_path};
+use super::db::{read_manifest, read_wal, wal_numbers, wal_path};
 use super::ikey;
 use super::iter::InternalIterator;
 use super::sstable::reader::TableReader;
 use super::version::table_path;
-use super::wal;
 use crate::error::Result;
 use crate::vfs::{FileKind, Vfs};
 
@@ -82,15 +81,17 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     for number in wal_numbers(&names) {
         let path = wal_path(dir, number);
         let bytes = vfs.open(&path, FileKind::Wal)?.read_all()?;
-        let contents = wal::read_records(&bytes, &path, wal::Appends::MaybeConcurrent)?;
-        let torn = bytes.len() - contents.valid_len;
+        let contents = read_wal(&bytes, &path, number)?;
+        let rest = bytes.len() - contents.valid_len;
         let _ = writeln!(
             out,
             "wal {number:06}.log: {} records, {} bytes{}",
             contents.records.len(),
             bytes.len(),
-            if torn > 0 {
-                format!(", torn tail of {torn} bytes")
+            if rest > 0 {
+                format!(
+                    ", then {rest} bytes of no record (a torn tail, zeros, or an earlier use's records)"
+                )
             } else {
                 String::new()
             }

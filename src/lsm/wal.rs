@@ -273,6 +273,33 @@ impl LogWriter {
         }
     }
 
+    /// Writes over `file`, a log whose records are no longer needed, from its start, as
+    /// [`LogWriter::stepped`] does past its end. Its old records stay behind the new
+    /// ones, so whoever reads the log must tell the two uses apart (the LSM's WAL
+    /// records name their log's file number). What this buys: a batch's record lands in
+    /// blocks the file already has, and its `fdatasync` writes no new size or extents.
+    /// Measured here, a 116 KB record and its `fdatasync` with a millisecond of work
+    /// between syncs: median 0.64–0.74 ms over a file written before, 1.05–1.38 ms
+    /// appending (1000 syncs each; 1.08–1.24 ms into space from `fallocate`, whose
+    /// extents still change on their first write).
+    pub fn reusing(file: Box<dyn VfsFile>, step: u64) -> Result<Self> {
+        let size = file.len()?;
+        Ok(LogWriter {
+            size,
+            ..LogWriter::stepped(file, step)
+        })
+    }
+
+    /// Cuts the file back to its records, giving back the room ahead of them (zeros, or
+    /// an earlier use's records).
+    pub fn trim(&mut self) -> Result<()> {
+        if self.size > self.len {
+            self.file.truncate(self.len)?;
+            self.size = self.len;
+        }
+        Ok(())
+    }
+
     /// The durable length, for the next record's header.
     pub fn synced(&self) -> u64 {
         self.synced
@@ -389,6 +416,51 @@ mod tests {
         let before = w.len();
         w.append(&big).unwrap();
         assert_eq!(w.len(), before + big.len() as u64);
+    }
+
+    #[test]
+    fn a_reused_log_is_written_over_in_place_and_its_old_records_end_it() {
+        use crate::vfs::{FileKind, SimFs, Vfs};
+        let fs = SimFs::new();
+        let path = Path::new("/wal");
+        // The first use: records tagged 1, synced.
+        let mut w = LogWriter::stepped(fs.create(path, FileKind::Wal).unwrap(), 4096);
+        for i in 0..50u8 {
+            let mut record = Vec::new();
+            encode_record(&mut record, &[1, i, i, i], w.synced()).unwrap();
+            w.append(&record).unwrap();
+        }
+        w.sync().unwrap();
+        let old_size = fs.file_len(path).unwrap();
+        // The second use writes fewer records of the same size, tagged 2, over the
+        // first's: an intact record of the first use follows its last.
+        let mut w = LogWriter::reusing(fs.open(path, FileKind::Wal).unwrap(), 4096).unwrap();
+        for i in 0..20u8 {
+            let mut record = Vec::new();
+            encode_record(&mut record, &[2, i, i, i], w.synced()).unwrap();
+            w.append(&record).unwrap();
+            w.sync().unwrap();
+        }
+        assert_eq!(
+            fs.file_len(path).unwrap(),
+            old_size,
+            "no byte past the old end"
+        );
+        let data = fs.open(path, FileKind::Wal).unwrap().read_all().unwrap();
+        let second = |p: &[u8]| p.first() == Some(&2);
+        let c = read_records_of(&data, path, Appends::MaybeConcurrent, &second).unwrap();
+        assert_eq!(c.records.len(), 20);
+        assert!(c.records.iter().all(|r| second(&data[r.clone()])));
+        assert_eq!(c.valid_len, w.len() as usize);
+        // Read without telling the uses apart, the first use's records would follow.
+        let all = read_records(&data, path, Appends::MaybeConcurrent).unwrap();
+        assert!(all.records.len() > 20);
+        // Trimmed, the file is its records and nothing after them.
+        w.trim().unwrap();
+        assert_eq!(fs.file_len(path).unwrap(), w.len());
+        let data = fs.open(path, FileKind::Wal).unwrap().read_all().unwrap();
+        let c = read_records_of(&data, path, Appends::MaybeConcurrent, &second).unwrap();
+        assert_eq!((c.records.len(), c.valid_len), (20, data.len()));
     }
 
     #[test]
