@@ -25,6 +25,21 @@ pub struct TableSummary {
     pub largest: Vec<u8>,
 }
 
+/// A table written whole but not yet synced: not to be named in a manifest before
+/// [`UnsyncedTable::sync`].
+pub struct UnsyncedTable {
+    file: Box<dyn VfsFile>,
+    summary: TableSummary,
+}
+
+impl UnsyncedTable {
+    /// Makes the file durable and says what it holds.
+    pub fn sync(self) -> Result<TableSummary> {
+        self.file.sync()?;
+        Ok(self.summary)
+    }
+}
+
 /// Builds a table file from entries given in internal-key order.
 pub struct TableBuilder {
     file: Box<dyn VfsFile>,
@@ -138,7 +153,14 @@ impl TableBuilder {
     }
 
     /// Writes the rest, syncs the file, and says what it holds.
-    pub fn finish(mut self) -> Result<TableSummary> {
+    pub fn finish(self) -> Result<TableSummary> {
+        self.finish_unsynced()?.sync()
+    }
+
+    /// Writes the rest and starts it toward the device, but leaves the sync to the
+    /// caller ([`UnsyncedTable::sync`]): a merge that writes many tables syncs them all at
+    /// its end instead of waiting on each in turn.
+    pub fn finish_unsynced(mut self) -> Result<UnsyncedTable> {
         let largest = self.data.last_key().to_vec();
         let largest = if largest.is_empty() {
             self.last_index_key()
@@ -160,13 +182,16 @@ impl TableBuilder {
             entries: self.entries,
         };
         self.pending.extend_from_slice(&footer.encode());
-        self.file.append(&self.pending)?;
-        self.file.sync()?;
-        Ok(TableSummary {
-            size: self.offset + super::FOOTER_LEN as u64,
-            entries: self.entries,
-            smallest: self.smallest,
-            largest,
+        let at = self.file.append(&self.pending)?;
+        self.file.start_writeback(at, self.pending.len() as u64);
+        Ok(UnsyncedTable {
+            file: self.file,
+            summary: TableSummary {
+                size: self.offset + super::FOOTER_LEN as u64,
+                entries: self.entries,
+                smallest: self.smallest,
+                largest,
+            },
         })
     }
 
