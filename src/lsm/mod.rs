@@ -38,7 +38,7 @@ pub struct LsmOptions {
     /// Bytes of writes a memtable holds before it is flushed: keys, values and what
     /// holding each entry costs (its memory, about 123 bytes an entry). The default, 64
     /// MiB, is RocksDB's; a 1M-key fill measured 253k, 318k and 326k keys/s with 16, 32
-    /// and 64 MiB (fewer level-0 tables, fewer merges), peak RSS 75, 88 and 118 MiB.
+    /// and 64 MiB (fewer level-0 tables, fewer merges), peak RSS 73, 88 and 121 MiB.
     pub memtable_size: usize,
     /// Most bytes of a data block with its CRC (unless one entry is larger); data blocks
     /// start on multiples of it, so that each lies in one page of the file.
