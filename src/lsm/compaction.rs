@@ -67,7 +67,7 @@ impl Plan {
 /// target `base_level_size · ratio^(level - base)`, but never more than a `ratio`-th of what
 /// lies below it. The second bound is what keeps space amplification near 1 + 1/ratio
 /// once the last level is large (the idea of RocksDB's dynamic level sizing): without it,
-/// a level 1 of 64 MiB over a last level of 116 MB holds many keys twice. Levels above
+/// a level of 64 MiB over a last level of 116 MB holds many keys twice. Levels above
 /// the base level `base` ([`base_level`]) have no room at all.
 fn target_size(version: &Version, opts: &LsmOptions, level: usize, base: usize) -> u64 {
     if level < base {
@@ -99,12 +99,12 @@ fn size_below(version: &Version, level: usize) -> u64 {
 /// per table: 63 of them after a settle of 1M keys, 0.17 s.)
 ///
 /// Levels between level 0 and the base would be too small to be worth a rewrite of their
-/// own: with 128 MB in level 2, a level 1 of 12.8 MB would take each flushed table into
-/// a merge and then again, soon after, into level 2, and hold many keys twice. So level 0
-/// merges straight into level 2, and what a level above the base still holds is moved or
+/// own: with 128 MB in level 6, a level 5 of 12.8 MB would take each flushed table into
+/// a merge and then again, soon after, into level 6, and hold many keys twice. So level 0
+/// merges straight into level 6, and what a level above the base still holds is moved or
 /// merged down. (RocksDB's dynamic level sizing also picks a base level from the last
 /// level's size, but lets it be as small as a tenth of its base size: it would keep that
-/// 12.8 MB level 1. The price of this rule is at larger sizes: while the last level
+/// 12.8 MB level 5. The price of this rule is at larger sizes: while the last level
 /// grows from `base_level_size` to ten times that, every merge of level 0 rewrites it.)
 fn base_level(version: &Version, opts: &LsmOptions) -> usize {
     let sizes: Vec<u64> = (0..LEVELS).map(|l| version.level_size(l)).collect();

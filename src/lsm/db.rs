@@ -890,7 +890,7 @@ impl Inner {
         }
     }
 
-    /// Merges whatever is in level 0 into level 1 now.
+    /// Merges whatever is in level 0 into the level below it now (the base level).
     fn compact_level0(&self) -> Result<()> {
         let _work = self.work.lock();
         // Every user key lies in [empty, 1025 bytes of 0xff].
