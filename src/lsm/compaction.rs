@@ -19,6 +19,7 @@
 //! pinned, so nothing they need is lost) and drops a deletion only when no older data for
 //! its key can remain below the output.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -305,10 +306,12 @@ pub fn write_tables(
         target_size,
         end,
     } = rules;
-    // Finished tables are synced at the end, all together: their bytes went toward the
-    // device as they were written, so the syncs find little left to do, and the merge
-    // never waits on one (a settle of 1M keys spent a third of its time in them).
-    let mut unsynced: Vec<(u64, UnsyncedTable)> = Vec::new();
+    // A finished table is synced only once `UNSYNCED` more have been finished (or at the
+    // end): its bytes went toward the device as they were written, so the sync finds
+    // little left to do, and the merge does not wait on each table in turn (a settle of
+    // 1M keys spent a third of its time in those syncs). The bound keeps few files open.
+    let mut outputs = Vec::new();
+    let mut unsynced: VecDeque<(u64, UnsyncedTable)> = VecDeque::new();
     let mut builder: Option<(u64, TableBuilder)> = None;
     let mut last_user: Option<Vec<u8>> = None;
     while source.valid() {
@@ -328,7 +331,11 @@ pub fn write_tables(
                 .is_some_and(|(_, b)| b.size() >= target_size)
             {
                 let (number, b) = builder.take().expect("checked");
-                unsynced.push((number, b.finish_unsynced()?));
+                unsynced.push_back((number, b.finish_unsynced()?));
+                if unsynced.len() > UNSYNCED {
+                    let (number, table) = unsynced.pop_front().expect("more than one");
+                    outputs.push(output(number, table)?);
+                }
             }
             if !(drop_deletions && kind == ikey::Kind::Delete) {
                 if builder.is_none() {
@@ -349,22 +356,28 @@ pub fn write_tables(
         source.next()?;
     }
     if let Some((number, b)) = builder {
-        unsynced.push((number, b.finish_unsynced()?));
+        unsynced.push_back((number, b.finish_unsynced()?));
     }
-    unsynced
-        .into_iter()
-        .map(|(number, table)| {
-            let summary = table.sync()?;
-            Ok(Output {
-                meta: TableMeta {
-                    number,
-                    size: summary.size,
-                    smallest: summary.smallest,
-                    largest: summary.largest,
-                },
-            })
-        })
-        .collect()
+    for (number, table) in unsynced {
+        outputs.push(output(number, table)?);
+    }
+    Ok(outputs)
+}
+
+/// Finished tables a merge leaves unsynced at most (see [`write_tables`]).
+const UNSYNCED: usize = 16;
+
+/// Syncs `table`, file `number`, and says what the manifest is to record of it.
+fn output(number: u64, table: UnsyncedTable) -> Result<Output> {
+    let summary = table.sync()?;
+    Ok(Output {
+        meta: TableMeta {
+            number,
+            size: summary.size,
+            smallest: summary.smallest,
+            largest: summary.largest,
+        },
+    })
 }
 
 /// Inputs larger than this many target-sized files are merged by two threads, each
