@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::block::{Block, BlockIter};
 use super::bloom::{self, Bloom};
@@ -104,6 +104,19 @@ fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<
     let mut buf = vec![0u8; handle.size as usize + BLOCK_TRAILER];
     file.read_exact_at(&mut buf, handle.offset)?;
     verify(Bytes::from(buf), path, handle)
+}
+
+thread_local! {
+    /// The buffer a point read that the block cache does not take reads its block into.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// Gives the scratch buffer back to this thread once the read holds nothing of it (when
+/// something still does, as after an error, the next read makes a new one).
+fn return_scratch(block: Block) {
+    if let Ok(buf) = block.into_bytes().try_into_mut() {
+        SCRATCH.with(|s| *s.borrow_mut() = buf);
+    }
 }
 
 /// Bytes a scan reads ahead in one call, so a sequential scan costs one read per window
@@ -262,6 +275,11 @@ impl TableReader {
         if let Some(block) = self.cache.get(self.number, handle.offset) {
             return Ok(block);
         }
+        self.read_and_cache(handle)
+    }
+
+    /// Reads a data block from the file into a buffer of the cache's, and caches it.
+    fn read_and_cache(&self, handle: Handle) -> Result<Block> {
         let mut buf = self.cache.buffer(
             self.number,
             handle.offset,
@@ -272,6 +290,33 @@ impl TableReader {
         let block = Block::decode(bytes, Arc::clone(&self.path), handle.offset)?;
         self.cache.insert(self.number, handle.offset, block.clone());
         Ok(block)
+    }
+
+    /// A data block for a point read, and whether it lies in this thread's scratch buffer
+    /// (then nothing may keep a reference to it past the read: see [`return_scratch`]).
+    /// A block the cache misses is read into the cache's buffers and cached when the
+    /// doorkeeper admits it ([`BlockCache::admit`]), else into the scratch buffer, which
+    /// is reused read after read and so stays in the CPU's cache: the copy out of the page
+    /// cache writes to memory already there.
+    fn point_block(&self, handle: Handle) -> Result<(Block, bool)> {
+        if self.mapped.is_some() {
+            return Ok((self.block(handle)?, false));
+        }
+        if let Some(block) = self.cache.get(self.number, handle.offset) {
+            return Ok((block, false));
+        }
+        if self.cache.admit(self.number, handle.offset) {
+            return Ok((self.read_and_cache(handle)?, false));
+        }
+        let need = handle.size as usize + BLOCK_TRAILER;
+        let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        buf.resize(need, 0);
+        self.file.read_exact_at(&mut buf, handle.offset)?;
+        let bytes = verify(buf.freeze(), &self.path, handle)?;
+        Ok((
+            Block::decode(bytes, Arc::clone(&self.path), handle.offset)?,
+            true,
+        ))
     }
 
     /// A data block for a scan: from the cache if there, else from `window`, refilled
@@ -399,7 +444,7 @@ impl TableReader {
         if let Some(entry) = self.index_entries.get(i) {
             let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
             ikey::encode(&mut target, user_key, seq, Kind::Put);
-            let block = self.block(entry.handle)?;
+            let (block, scratch) = self.point_block(entry.handle)?;
             let mut it = block.iter(ikey::cmp_encoded);
             it.seek(&target)?;
             if it.valid() {
@@ -407,10 +452,19 @@ impl TableReader {
                     .ok_or_else(|| Error::corruption(&*self.path, 0, "undecodable internal key"))?;
                 if key == user_key {
                     result = Some(match kind {
+                        // A value in the scratch buffer is copied out: the buffer is
+                        // this thread's next read's.
+                        Kind::Put if scratch => {
+                            Found::Value(found_seq, Bytes::copy_from_slice(&it.value()))
+                        }
                         Kind::Put => Found::Value(found_seq, it.value()),
                         Kind::Delete => Found::Deleted(found_seq),
                     });
                 }
+            }
+            drop(it);
+            if scratch {
+                return_scratch(block);
             }
         }
         if result.is_none() && self.bloom.is_some() {

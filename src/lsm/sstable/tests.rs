@@ -163,3 +163,46 @@ fn data_blocks_start_on_block_size_boundaries_and_fit_in_them() {
         );
     }
 }
+
+/// Point reads the block cache does not take go through one scratch buffer per thread,
+/// reused read after read: each value handed out must be a copy that later reads leave
+/// alone, and a block read again soon enters the cache.
+#[test]
+fn values_of_uncached_point_reads_outlive_the_next_reads() {
+    let fs = SimFs::new();
+    let path = Path::new("/t.sst");
+    build(&fs, path, 2000, 10);
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    let t = Arc::new(
+        TableReader::open(
+            fs.open(path, FileKind::Table).unwrap(),
+            path,
+            1,
+            Arc::clone(&cache),
+            false,
+        )
+        .unwrap(),
+    );
+    let c = FilterCounters::default();
+    // Keys 2 apart lie in many blocks; odd steps of 20 visit them out of order.
+    let keys: Vec<u32> = (0..2000)
+        .map(|i| (i * 20 + 2) % 4000)
+        .filter(|i| i % 3 != 0)
+        .collect();
+    let held: Vec<(u32, Option<Found>)> = keys
+        .iter()
+        .map(|&i| (i, t.get(&ukey(i), 100, &c).unwrap()))
+        .collect();
+    for (i, found) in &held {
+        assert_eq!(
+            found,
+            &Some(Found::Value(10, format!("value-{i}").into())),
+            "key {i}, read long before the last read"
+        );
+    }
+    // Each block was read once into the scratch buffer, and again (its keys come round
+    // again) into the cache.
+    let (hits, misses) = cache.hits_and_misses();
+    assert!(hits > 0 && misses > 0, "{hits} hits, {misses} misses");
+    assert!(cache.used() > 0);
+}
