@@ -242,6 +242,10 @@ pub struct Version {
     /// Level 0 holds flushed memtables, newest first, ranges overlapping. Levels 1 and
     /// below hold tables sorted by key with disjoint ranges.
     pub levels: Vec<Vec<Arc<TableFile>>>,
+    /// Per level, the first 8 bytes of each table's largest user key, big-endian: a get
+    /// binary searches these integers rather than following each probed table to its key
+    /// (two cache misses a probe, 4% of a random get).
+    largest_prefixes: Vec<Vec<u64>>,
 }
 
 impl Version {
@@ -249,6 +253,7 @@ impl Version {
     pub fn empty() -> Self {
         Version {
             levels: vec![Vec::new(); LEVELS],
+            largest_prefixes: vec![Vec::new(); LEVELS],
         }
     }
 
@@ -292,6 +297,16 @@ impl Version {
         for level in &mut next.levels[1..] {
             level.sort_by(|a, b| ikey::cmp_encoded(&a.meta.smallest, &b.meta.smallest));
         }
+        next.largest_prefixes = next
+            .levels
+            .iter()
+            .map(|tables| {
+                tables
+                    .iter()
+                    .map(|t| ikey::first_8_be(t.meta.largest_user()))
+                    .collect()
+            })
+            .collect();
         Ok(next)
     }
 
@@ -307,8 +322,18 @@ impl Version {
     /// In a sorted level, the one table whose range may hold `user_key`.
     pub fn find_in_level(&self, level: usize, user_key: &[u8]) -> Option<&Arc<TableFile>> {
         let tables = &self.levels[level];
-        let i =
-            tables.partition_point(|t| ikey::cmp_bytes(t.meta.largest_user(), user_key).is_lt());
+        // Prefixes order keys wherever they differ; only tables whose prefix ties need
+        // the whole key (as in a table's index, `TableReader::get`).
+        let prefixes = &self.largest_prefixes[level];
+        let prefix = ikey::first_8_be(user_key);
+        let below = prefixes.partition_point(|&p| p < prefix);
+        let tied = prefixes[below..]
+            .iter()
+            .take_while(|&&p| p == prefix)
+            .count();
+        let i = below
+            + tables[below..below + tied]
+                .partition_point(|t| ikey::cmp_bytes(t.meta.largest_user(), user_key).is_lt());
         tables
             .get(i)
             .filter(|t| ikey::cmp_bytes(t.meta.smallest_user(), user_key).is_le())
@@ -318,6 +343,78 @@ impl Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tables whose keys share their first 8 bytes (so their prefixes tie), beside
+    /// tables whose keys do not: a get finds the one table that may hold each key.
+    #[test]
+    fn find_in_level_sees_past_prefixes_that_tie() {
+        use crate::lsm::sstable::builder::TableBuilder;
+        use crate::vfs::SimFs;
+        let fs: Arc<dyn Vfs> = Arc::new(SimFs::new());
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        // Key ranges per table, in order: "aaaa", then three under "samepfx-", then "zz".
+        let ranges: [(&[u8], &[u8]); 5] = [
+            (b"aaaa", b"aaab"),
+            (b"samepfx-a", b"samepfx-c"),
+            (b"samepfx-e", b"samepfx-g"),
+            (b"samepfx-i", b"samepfx-k"),
+            (b"zz", b"zzz"),
+        ];
+        let mut edit = VersionEdit::default();
+        for (i, (lo, hi)) in ranges.iter().enumerate() {
+            let number = i as u64 + 1;
+            let path = table_path(dir, number);
+            let mut b = TableBuilder::create(fs.as_ref(), &path, 4096, 10, 16).unwrap();
+            for key in [lo, hi] {
+                let mut k = Vec::new();
+                ikey::encode(&mut k, key, 1, ikey::Kind::Put);
+                b.add(&k, b"v").unwrap();
+            }
+            let summary = b.finish().unwrap();
+            let meta = TableMeta {
+                number,
+                size: summary.size,
+                smallest: summary.smallest,
+                largest: summary.largest,
+            };
+            edit.added.push((LEVELS - 1, meta));
+        }
+        let version = Version::empty()
+            .apply(&edit, |meta| {
+                Ok(Arc::new(TableFile::open(
+                    Arc::clone(&fs),
+                    dir,
+                    meta.clone(),
+                    Arc::clone(&cache),
+                    false,
+                )?))
+            })
+            .unwrap();
+        let found = |key: &[u8]| {
+            version
+                .find_in_level(LEVELS - 1, key)
+                .map(|t| t.meta.number)
+        };
+        assert_eq!(found(b"aaaa"), Some(1));
+        assert_eq!(found(b"aaaa0"), Some(1));
+        assert_eq!(found(b"abc"), None, "between tables");
+        assert_eq!(
+            found(b"samepfx-"),
+            None,
+            "before the first of the tied tables"
+        );
+        assert_eq!(found(b"samepfx-b"), Some(2));
+        assert_eq!(found(b"samepfx-c"), Some(2));
+        assert_eq!(found(b"samepfx-d"), None);
+        assert_eq!(found(b"samepfx-f"), Some(3));
+        assert_eq!(found(b"samepfx-k"), Some(4));
+        assert_eq!(found(b"samepfx-l"), None);
+        assert_eq!(found(b"samepfx"), None, "a shorter key with the same bytes");
+        assert_eq!(found(b"zzz"), Some(5));
+        assert_eq!(found(b"zzzz"), None, "past the last table");
+    }
 
     #[test]
     fn edits_round_trip_and_reject_garbage() {
