@@ -52,6 +52,12 @@ impl Hasher for KeyHasher {
 
 type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
 
+/// A block's (table, offset) mixed into 64 well-spread bits: its shard is the top bits,
+/// its doorkeeper slot the bits below them.
+fn mix((table, offset): Key) -> u64 {
+    (table.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ offset).wrapping_mul(0xff51_afd7_ed55_8ccd)
+}
+
 struct Slot {
     key: Key,
     block: Block,
@@ -102,9 +108,7 @@ impl BlockCache {
     }
 
     fn shard(&self, key: Key) -> &Mutex<Shard> {
-        let h =
-            (key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ key.1).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        &self.shards[(h >> 60) as usize % SHARDS]
+        &self.shards[(mix(key) >> 60) as usize % SHARDS]
     }
 
     /// The block of table `table` at `offset`, if cached.
@@ -148,9 +152,8 @@ impl BlockCache {
     /// for nothing. Without it, each such read paid for an insert and an eviction: 9% of
     /// a get.
     pub fn admit(&self, table: u64, offset: u64) -> bool {
-        let id = (table.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ offset)
-            .wrapping_mul(0xff51_afd7_ed55_8ccd)
-            | 1;
+        // (Never 0, the value of a slot that has seen no miss.)
+        let id = mix((table, offset)) | 1;
         let slot = &self.doorkeeper[(id >> 40) as usize % DOORKEEPER_SLOTS];
         slot.swap(id, Relaxed) == id
     }
@@ -258,8 +261,8 @@ mod tests {
             !cache.admit(8, 4096),
             "so does the same offset of another table"
         );
-        // A slot remembers one block: a thousand other misses push this one out of most
-        // slots' memory, and it starts over.
+        // A slot remembers one block: after a hundred thousand misses of other blocks,
+        // spread over every slot, this one starts over.
         for offset in 0..100_000u64 {
             cache.admit(9, offset * 4096);
         }
