@@ -183,6 +183,12 @@ pub fn read_records_of(
                 if data[at..].iter().all(|&b| b == 0) {
                     break;
                 }
+                // An intact record of an earlier use: this use never wrote here, or its
+                // write was lost unsynced (a synced one would be here), so no later
+                // record of this use can claim these bytes were synced. No need to look.
+                if record_at(data, at).is_some() {
+                    break;
+                }
                 // Was the bad spot durable? Look for an intact record further on that
                 // says so.
                 for later in at + 1..data.len().saturating_sub(HEADER_LEN - 1) {
