@@ -72,6 +72,27 @@ pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
     a.cmp(b)
 }
 
+/// The first position in `items`, sorted by key, whose key is not before `target`, where
+/// `prefixes[i]` is [`first_8_be`] of item i's user key and `before(item)` compares a
+/// whole key. Prefixes order keys wherever they differ, so whole keys are compared only
+/// among the items whose prefix ties the target's. Ties are rare (keys sharing their
+/// first 8 bytes around a boundary): they are counted in place rather than found by a
+/// second binary search over the rest.
+pub fn partition_by_prefix<T>(
+    prefixes: &[u64],
+    items: &[T],
+    target: &[u8],
+    before: impl FnMut(&T) -> bool,
+) -> usize {
+    let prefix = first_8_be(target);
+    let below = prefixes.partition_point(|&p| p < prefix);
+    let tied = prefixes[below..]
+        .iter()
+        .take_while(|&&p| p == prefix)
+        .count();
+    below + items[below..below + tied].partition_point(before)
+}
+
 /// The first 8 bytes of `s` as a big-endian integer, zero-padded when `s` is shorter.
 #[inline]
 pub fn first_8_be(s: &[u8]) -> u64 {

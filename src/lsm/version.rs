@@ -322,18 +322,9 @@ impl Version {
     /// In a sorted level, the one table whose range may hold `user_key`.
     pub fn find_in_level(&self, level: usize, user_key: &[u8]) -> Option<&Arc<TableFile>> {
         let tables = &self.levels[level];
-        // Prefixes order keys wherever they differ; only tables whose prefix ties need
-        // the whole key (as in a table's index, `TableReader::get`).
-        let prefixes = &self.largest_prefixes[level];
-        let prefix = ikey::first_8_be(user_key);
-        let below = prefixes.partition_point(|&p| p < prefix);
-        let tied = prefixes[below..]
-            .iter()
-            .take_while(|&&p| p == prefix)
-            .count();
-        let i = below
-            + tables[below..below + tied]
-                .partition_point(|t| ikey::cmp_bytes(t.meta.largest_user(), user_key).is_lt());
+        let i = ikey::partition_by_prefix(&self.largest_prefixes[level], tables, user_key, |t| {
+            ikey::cmp_bytes(t.meta.largest_user(), user_key).is_lt()
+        });
         tables
             .get(i)
             .filter(|t| ikey::cmp_bytes(t.meta.smallest_user(), user_key).is_le())

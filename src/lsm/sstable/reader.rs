@@ -424,18 +424,9 @@ impl TableReader {
                 return Ok(None);
             }
         }
-        // The first block whose last key is at or after (user_key, seq). Prefixes order
-        // keys wherever they differ; only entries whose prefix ties need the whole key.
-        let prefix = ikey::first_8_be(user_key);
-        let below = self.index_prefixes.partition_point(|&p| p < prefix);
-        // Ties are rare (keys sharing their first 8 bytes around a block boundary): count
-        // them in place rather than binary search the rest of the index again.
-        let tied = self.index_prefixes[below..]
-            .iter()
-            .take_while(|&&p| p == prefix)
-            .count();
-        let i = below
-            + self.index_entries[below..below + tied].partition_point(|e| {
+        // The first block whose last key is at or after (user_key, seq).
+        let i =
+            ikey::partition_by_prefix(&self.index_prefixes, &self.index_entries, user_key, |e| {
                 let key =
                     &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
                 ikey::cmp(key, e.seq, user_key, seq).is_lt()
