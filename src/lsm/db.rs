@@ -811,13 +811,13 @@ impl Inner {
             let number = st.next_file;
             st.next_file += 1;
             let path = wal_path(&self.dir, number);
-            let spare = st.spare_wal.take();
-            let file = match spare {
+            let step = wal_step(&self.opts);
+            let writer = match st.spare_wal.take() {
                 Some(old) => {
                     self.vfs.rename(&wal_path(&self.dir, old), &path)?;
-                    self.vfs.open(&path, FileKind::Wal)?
+                    LogWriter::reusing(self.vfs.open(&path, FileKind::Wal)?, step)?
                 }
-                None => self.vfs.create(&path, FileKind::Wal)?,
+                None => LogWriter::stepped(self.vfs.create(&path, FileKind::Wal)?, step),
             };
             // The name must be durable before a record in the file is acknowledged.
             self.sync_dir()?;
@@ -826,11 +826,7 @@ impl Inner {
                 // What was written to the old WAL must not stay unsynced forever.
                 wal.sync()?;
             }
-            let step = wal_step(&self.opts);
-            *wal = match spare {
-                Some(_) => LogWriter::reusing(file, step)?,
-                None => LogWriter::stepped(file, step),
-            };
+            *wal = writer;
             drop(wal);
             let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new()));
             st.imm = Some(old);
