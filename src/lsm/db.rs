@@ -54,7 +54,7 @@ use super::compaction::{self, Plan};
 use super::ikey::{self, Kind, MAX_SEQ};
 use super::iter::{InternalIterator, MergeIter};
 use super::level_iter::LevelIter;
-use super::memtable::{MemValue, Memtable};
+use super::memtable::{BatchEntry, MemValue, Memtable};
 use super::sstable::reader::{FilterCounters, Found};
 use super::version::{LEVELS, TableFile, TableMeta, Version, VersionEdit};
 use super::wal::{self, LogWriter};
@@ -233,8 +233,8 @@ fn sync_while(
 }
 
 /// Inserts the `count` entries of `entries` into `mem` with sequence numbers from `first`.
-/// Keys and values are slices of `entries`, not copies: one buffer per batch lives as long
-/// as the memtable (or a value a reader still holds).
+/// Keys and values stay in `entries`, not copied: one buffer per batch lives as long as
+/// the memtable (or a value a reader still holds).
 fn apply_entries(
     mem: &Memtable,
     entries: &Bytes,
@@ -245,25 +245,25 @@ fn apply_entries(
 ) -> Result<u64> {
     let mut r = Reader::new(entries, path, at);
     let mut decoded = Vec::with_capacity(count as usize);
-    for i in 0..u64::from(count) {
+    for _ in 0..count {
         let kind = Kind::from_u8(r.u8()?).ok_or_else(|| r.corrupt("unknown entry kind"))?;
         let klen = r.len(crate::MAX_KEY_LEN)?;
         let start = r.position();
-        let key = entries.slice(start..start + r.bytes(klen)?.len());
+        let key = start..start + r.bytes(klen)?.len();
         let value = match kind {
             Kind::Put => {
                 let vlen = r.len(crate::MAX_VALUE_LEN)?;
                 let start = r.position();
-                MemValue::Put(entries.slice(start..start + r.bytes(vlen)?.len()))
+                start..start + r.bytes(vlen)?.len()
             }
-            Kind::Delete => MemValue::Delete,
+            Kind::Delete => key.end..key.end,
         };
-        decoded.push((key, first + i, value));
+        decoded.push(BatchEntry { kind, key, value });
     }
     if r.remaining() != 0 {
         return Err(r.corrupt("bytes left after the batch's entries"));
     }
-    mem.insert_all(decoded);
+    mem.insert_batch(entries.clone(), first, &decoded)?;
     Ok(first + u64::from(count).saturating_sub(1))
 }
 

@@ -1,76 +1,50 @@
 //! The memtable: every recent write, sorted, versioned by sequence number.
 //!
-//! A B-tree (`std::collections::BTreeMap`) behind a read-write lock, keyed by (user key,
-//! sequence number descending). Writes never overwrite: each version is its own entry, so
-//! a reader that holds a snapshot sequence number sees exactly the writes up to it while
-//! the writer keeps inserting. A deletion is its own kind of entry, never an empty value.
+//! Entries live in sorted runs, merged the way a binary counter carries (the "logarithmic
+//! method" of Bentley and Saxe): each batch becomes a run of its own, sorted, and while the
+//! run before the newest holds fewer than twice as many entries, the two are merged. The
+//! runs thus at least halve from oldest to newest: there are at most log2(n) + 1 of them,
+//! and an entry is copied about log2(n / batch) times over its life, in sequential merges.
 //!
-//! Why a B-tree and not a skip list: profiles of random fills showed a lock-free skip
-//! list spending most of the writer's time chasing pointers (a cache miss per level);
-//! a B-tree touches a handful of nodes per insert. The writer takes the lock for at most
-//! `INSERT_CHUNK` entries at a time, so readers wait microseconds, not a whole batch.
+//! ```text
+//!   runs, oldest first          entry (40 bytes; the key and value stay in their batch)
+//!   [ 256k entries ]            +--------+-----+-------+--------+----------+-----------+---------+------+
+//!   [ 128k ]                    | prefix | seq | batch | key_at | value_at | value_len | key_len | kind |
+//!   [ 32k ]                     |  u64   | u64 |  u32  |  u32   |   u32    |    u32    |   u16   |  u8  |
+//!   [ 1k ]  <- the last batch   +--------+-----+-------+--------+----------+-----------+---------+------+
+//! ```
 //!
-//! Invariants / thread safety: one thread inserts at a time (the commit leader, or
-//! recovery); any number read. Entries with a sequence number above the published one may
-//! be present and are skipped by readers, which is what makes a batch appear at once even
-//! though it is inserted in chunks.
+//! Why not a B-tree or a skip list: a random fill's profile showed `BTreeMap::insert`
+//! taking 0.9 µs an entry (a cache miss per level, and elements shifted within nodes),
+//! half the writer's time; a skip list chases a pointer per level. Sorting a batch and
+//! merging runs touches memory in order.
+//!
+//! Order: user key ascending, then sequence number descending (newest version first); the
+//! first 8 bytes of the key, as a big-endian integer, settle most comparisons.
+//!
+//! Runs partition time: batches arrive in sequence order and only the newest runs merge,
+//! so every entry of a newer run is newer than every entry of an older one. A get asks the
+//! runs newest first and stops at the first that holds the key.
+//!
+//! Invariants / thread safety: one thread inserts at a time (a lock makes sure); any
+//! number read. Runs never change once made: the inserter merges them outside the write
+//! lock and takes it only to install the result, so a get waits microseconds at most, and
+//! a cursor reads the runs it started with. Entries with a sequence number above the
+//! published one may be present and are skipped by readers, which is what makes a batch
+//! appear at once. A batch's buffer is kept whole until the memtable goes.
 
 use std::cmp::Ordering;
-use std::ops::Bound;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use super::ikey::{self, Kind};
 use super::iter::InternalIterator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::prefetch::prefetch_lines;
-
-/// A memtable key: user key, then newest version first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemKey {
-    /// The first 8 bytes of the user key, big-endian, zero-padded: most comparisons are
-    /// settled by one integer compare instead of a call to memcmp.
-    prefix: u64,
-    /// The user key.
-    pub user: Bytes,
-    /// The write's sequence number.
-    pub seq: u64,
-}
-
-impl MemKey {
-    /// The key for `user` at `seq`.
-    pub fn new(user: Bytes, seq: u64) -> Self {
-        let mut head = [0u8; 8];
-        let n = user.len().min(8);
-        head[..n].copy_from_slice(&user[..n]);
-        MemKey {
-            prefix: u64::from_be_bytes(head),
-            user,
-            seq,
-        }
-    }
-}
-
-impl Ord for MemKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Equal prefixes can still hide different lengths ("a" vs "a\0"): fall back to the
-        // whole comparison then.
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| ikey::cmp(&self.user, self.seq, &other.user, other.seq))
-    }
-}
-
-impl PartialOrd for MemKey {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
 
 /// A memtable value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,23 +55,126 @@ pub enum MemValue {
     Delete,
 }
 
+/// Where one entry of a batch lies in the batch's buffer, as the batch's decoder found it.
+#[derive(Clone, Debug)]
+pub struct BatchEntry {
+    /// A value or a deletion.
+    pub kind: Kind,
+    /// The user key's bytes.
+    pub key: Range<usize>,
+    /// The value's bytes (empty for a deletion).
+    pub value: Range<usize>,
+}
+
+/// One version, pointing into its batch's buffer.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// The first 8 bytes of the user key, big-endian, zero-padded.
+    prefix: u64,
+    seq: u64,
+    /// Index of its batch in [`Contents::batches`].
+    batch: u32,
+    key_at: u32,
+    value_at: u32,
+    value_len: u32,
+    key_len: u16,
+    kind: Kind,
+}
+
+/// The first 8 bytes of `key` as a big-endian integer, zero-padded.
+fn prefix_of(key: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(head)
+}
+
+/// A sorted run.
+type Run = Arc<Vec<Entry>>;
+
+#[derive(Debug, Default)]
+struct Contents {
+    /// Every batch inserted, in order; entries point into them.
+    batches: Vec<Bytes>,
+    /// Oldest (largest) first.
+    runs: Vec<Run>,
+}
+
+impl Contents {
+    fn key(&self, e: &Entry) -> &[u8] {
+        key_in(&self.batches[e.batch as usize], e)
+    }
+
+    fn value(&self, e: &Entry) -> MemValue {
+        match e.kind {
+            Kind::Put => {
+                let at = e.value_at as usize;
+                MemValue::Put(self.batches[e.batch as usize].slice(at..at + e.value_len as usize))
+            }
+            Kind::Delete => MemValue::Delete,
+        }
+    }
+
+    fn cmp(&self, a: &Entry, b: &Entry) -> Ordering {
+        a.prefix
+            .cmp(&b.prefix)
+            .then_with(|| ikey::cmp(self.key(a), a.seq, self.key(b), b.seq))
+    }
+
+    /// How entry `e` compares with the internal key (`user`, `seq`) whose prefix is `prefix`.
+    fn cmp_probe(&self, e: &Entry, prefix: u64, user: &[u8], seq: u64) -> Ordering {
+        e.prefix
+            .cmp(&prefix)
+            .then_with(|| ikey::cmp(self.key(e), e.seq, user, seq))
+    }
+
+    /// The runs `older` and `newer` as one.
+    fn merge(&self, older: &[Entry], newer: &[Entry]) -> Vec<Entry> {
+        let mut out = Vec::with_capacity(older.len() + newer.len());
+        let (mut i, mut j) = (0, 0);
+        while i < older.len() && j < newer.len() {
+            // No two entries are equal: sequence numbers differ.
+            if self.cmp(&newer[j], &older[i]) == Ordering::Less {
+                out.push(newer[j]);
+                j += 1;
+            } else {
+                out.push(older[i]);
+                i += 1;
+            }
+        }
+        out.extend_from_slice(&older[i..]);
+        out.extend_from_slice(&newer[j..]);
+        out
+    }
+}
+
+fn key_in<'a>(batch: &'a [u8], e: &Entry) -> &'a [u8] {
+    let at = e.key_at as usize;
+    &batch[at..at + e.key_len as usize]
+}
+
 /// The memtable.
 #[derive(Debug, Default)]
 pub struct Memtable {
-    map: RwLock<BTreeMap<MemKey, MemValue>>,
+    contents: RwLock<Contents>,
+    /// Held by the one thread inserting.
+    inserting: Mutex<()>,
     bytes: AtomicUsize,
+    entries: AtomicUsize,
 }
 
-/// Entries inserted per hold of the write lock.
-const INSERT_CHUNK: usize = 128;
-
 /// Bytes an entry costs beyond its key and value, counted toward the memtable's size so
-/// that `memtable_size` bounds the memory it really takes: its element in the B-tree, whose
-/// nodes are about two-thirds full after random inserts (so an element takes half as much
-/// again), and the kind byte and two length varints of its batch's encoding, which holds
-/// the key and value bytes: 123 bytes. (With the 64 counted before, a memtable of
-/// 116-byte entries took a third more memory than its size said.)
-const ENTRY_OVERHEAD: usize = size_of::<(MemKey, MemValue)>() * 3 / 2 + 3;
+/// that `memtable_size` bounds the memory it really takes: its entry twice (while a merge
+/// writes a run, the runs it merges are still there) and the kind byte and two length
+/// varints of its batch's encoding.
+const ENTRY_OVERHEAD: usize = 2 * size_of::<Entry>() + 3;
+
+/// Bytes a batch costs beyond its entries: its handle and its buffer's allocation.
+const BATCH_OVERHEAD: usize = size_of::<Bytes>() + 64;
+
+fn too_large(what: &str) -> Error {
+    Error::invalid(format!("memtable: {what} does not fit its entry"))
+}
 
 impl Memtable {
     /// An empty memtable.
@@ -105,39 +182,95 @@ impl Memtable {
         Self::default()
     }
 
-    /// Inserts one version.
-    pub fn insert(&self, user: Bytes, seq: u64, value: MemValue) {
-        self.insert_all(std::iter::once((user, seq, value)));
+    /// Inserts the entries of one batch, whose buffer is `batch`, with sequence numbers
+    /// from `first_seq` on in their order.
+    pub fn insert_batch(&self, batch: Bytes, first_seq: u64, entries: &[BatchEntry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let _inserting = self.inserting.lock();
+        let index = u32::try_from(self.contents.read().batches.len())
+            .map_err(|_| too_large("batch number"))?;
+        let offset = |at: usize| u32::try_from(at).map_err(|_| too_large("batch offset"));
+        let mut run = Vec::with_capacity(entries.len());
+        let mut size = BATCH_OVERHEAD;
+        for (e, seq) in entries.iter().zip(first_seq..) {
+            let key = batch
+                .get(e.key.clone())
+                .ok_or_else(|| too_large("key range"))?;
+            batch
+                .get(e.value.clone())
+                .ok_or_else(|| too_large("value range"))?;
+            size += key.len() + e.value.len() + ENTRY_OVERHEAD;
+            run.push(Entry {
+                prefix: prefix_of(key),
+                seq,
+                batch: index,
+                key_at: offset(e.key.start)?,
+                value_at: offset(e.value.start)?,
+                value_len: offset(e.value.len())?,
+                key_len: u16::try_from(key.len()).map_err(|_| too_large("key length"))?,
+                kind: e.kind,
+            });
+        }
+        run.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| ikey::cmp(key_in(&batch, a), a.seq, key_in(&batch, b), b.seq))
+        });
+        self.contents.write().batches.push(batch);
+
+        // Carry: merge while the run before holds fewer than twice the new run's entries.
+        let (keep, run) = {
+            let contents = self.contents.read();
+            let mut keep = contents.runs.len();
+            let mut run = run;
+            while keep > 0 && contents.runs[keep - 1].len() < 2 * run.len() {
+                run = contents.merge(&contents.runs[keep - 1], &run);
+                keep -= 1;
+            }
+            (keep, run)
+        };
+        let mut contents = self.contents.write();
+        contents.runs.truncate(keep);
+        contents.runs.push(Arc::new(run));
+        drop(contents);
+        self.bytes.fetch_add(size, Relaxed);
+        self.entries.fetch_add(entries.len(), Relaxed);
+        Ok(())
     }
 
-    /// Inserts versions, taking the write lock once per `INSERT_CHUNK` of them.
-    pub fn insert_all(&self, entries: impl IntoIterator<Item = (Bytes, u64, MemValue)>) {
-        let mut entries = entries.into_iter().peekable();
-        while entries.peek().is_some() {
-            let mut map = self.map.write();
-            let mut size = 0;
-            for (user, seq, value) in entries.by_ref().take(INSERT_CHUNK) {
-                size += user.len()
-                    + ENTRY_OVERHEAD
-                    + match &value {
-                        MemValue::Put(v) => v.len(),
-                        MemValue::Delete => 0,
-                    };
-                map.insert(MemKey::new(user, seq), value);
-            }
-            drop(map);
-            self.bytes.fetch_add(size, Relaxed);
-        }
+    /// Inserts one version (a batch of one).
+    #[cfg(test)]
+    pub fn insert(&self, user: &[u8], seq: u64, value: MemValue) {
+        let (kind, v): (Kind, &[u8]) = match &value {
+            MemValue::Put(v) => (Kind::Put, v),
+            MemValue::Delete => (Kind::Delete, &[]),
+        };
+        let batch = Bytes::from([user, v].concat());
+        let entry = BatchEntry {
+            kind,
+            key: 0..user.len(),
+            value: user.len()..batch.len(),
+        };
+        self.insert_batch(batch, seq, &[entry]).unwrap();
     }
 
     /// The newest version of `user` with sequence number at most `seq`.
     pub fn get(&self, user: &[u8], seq: u64) -> Option<MemValue> {
-        let probe = MemKey::new(Bytes::copy_from_slice(user), seq);
-        let map = self.map.read();
-        let (key, value) = map
-            .range((Bound::Included(&probe), Bound::Unbounded))
-            .next()?;
-        (key.user == user).then(|| value.clone())
+        let prefix = prefix_of(user);
+        let contents = self.contents.read();
+        for run in contents.runs.iter().rev() {
+            let i =
+                run.partition_point(|e| contents.cmp_probe(e, prefix, user, seq) == Ordering::Less);
+            if let Some(e) = run.get(i)
+                && e.prefix == prefix
+                && contents.key(e) == user
+            {
+                return Some(contents.value(e));
+            }
+        }
+        None
     }
 
     /// Approximate bytes held.
@@ -147,70 +280,114 @@ impl Memtable {
 
     /// Number of versions held.
     pub fn len(&self) -> usize {
-        self.map.read().len()
+        self.entries.load(Relaxed)
     }
 
     /// True when nothing was inserted.
     pub fn is_empty(&self) -> bool {
-        self.map.read().is_empty()
+        self.len() == 0
+    }
+
+    /// Number of sorted runs (for tests of the merging).
+    #[cfg(test)]
+    fn runs(&self) -> Vec<usize> {
+        self.contents.read().runs.iter().map(|r| r.len()).collect()
     }
 
     /// A cursor over every version, in internal-key order.
     pub fn iter(self: &Arc<Self>) -> MemIter {
         MemIter {
             mem: Arc::clone(self),
+            runs: Vec::new(),
+            heads: Vec::new(),
             keys: Vec::new(),
             entries: Vec::new(),
             pos: 0,
-            resume: None,
-            exhausted: true,
         }
     }
 }
 
-/// A cursor over a memtable, copying a chunk of entries at a time under the read lock (so
-/// it holds neither a borrow nor the lock between calls).
+/// A cursor over a memtable: merges the runs there were when it was positioned, copying
+/// a chunk of entries at a time under the read lock (so it holds neither a borrow nor the
+/// lock between calls).
 pub struct MemIter {
     mem: Arc<Memtable>,
+    runs: Vec<Run>,
+    /// Per run, its next entry not yet in a chunk.
+    heads: Vec<usize>,
     /// The chunk's internal keys, end to end.
     keys: Vec<u8>,
     /// Per entry of the chunk: where its key ends in `keys`, and its value.
     entries: Vec<(usize, Bytes)>,
     pos: usize,
-    /// Where the next chunk starts, after the last entry of this one.
-    resume: Option<MemKey>,
-    exhausted: bool,
 }
 
 const CHUNK: usize = 256;
 
 impl MemIter {
-    fn fill_from(&mut self, start: Bound<&MemKey>) {
+    /// Takes the memtable's runs as they are now, each from its first entry not below
+    /// (`user`, `seq`), or from its start.
+    fn position(&mut self, from: Option<(&[u8], u64)>) {
+        let contents = self.mem.contents.read();
+        self.runs = contents.runs.clone();
+        self.heads = match from {
+            None => vec![0; self.runs.len()],
+            Some((user, seq)) => {
+                let prefix = prefix_of(user);
+                self.runs
+                    .iter()
+                    .map(|run| {
+                        run.partition_point(|e| {
+                            contents.cmp_probe(e, prefix, user, seq) == Ordering::Less
+                        })
+                    })
+                    .collect()
+            }
+        };
+        drop(contents);
+        self.fill();
+    }
+
+    /// Copies the next chunk of the merged runs.
+    fn fill(&mut self) {
         self.keys.clear();
         self.entries.clear();
         self.pos = 0;
-        let map = self.mem.map.read();
-        let found: Vec<(&MemKey, &MemValue)> =
-            map.range((start, Bound::Unbounded)).take(CHUNK).collect();
+        let contents = self.mem.contents.read();
+        let mut picked: Vec<Entry> = Vec::with_capacity(CHUNK);
+        while picked.len() < CHUNK {
+            // The smallest head (the runs are few: at most log2 of the entries).
+            let mut best: Option<(usize, &Entry)> = None;
+            for (r, run) in self.runs.iter().enumerate() {
+                if let Some(e) = run.get(self.heads[r])
+                    && best.is_none_or(|(_, b)| contents.cmp(e, b) == Ordering::Less)
+                {
+                    best = Some((r, e));
+                }
+            }
+            let Some((r, e)) = best else { break };
+            picked.push(*e);
+            self.heads[r] += 1;
+        }
         // The keys and values lie wherever their batches were written, in no order: ask
         // for all their cache lines first, so the misses overlap rather than follow one
         // another in the copies below (a flush spent most of its time in those misses).
-        for (k, v) in &found {
-            prefetch_lines(&k.user);
-            if let MemValue::Put(v) = v {
-                prefetch_lines(&v[..v.len().min(256)]);
+        for e in &picked {
+            let batch = &contents.batches[e.batch as usize];
+            prefetch_lines(key_in(batch, e));
+            if e.kind == Kind::Put {
+                let at = e.value_at as usize;
+                prefetch_lines(&batch[at..at + (e.value_len as usize).min(256)]);
             }
         }
-        for (k, v) in &found {
-            let (kind, value) = match v {
-                MemValue::Put(v) => (Kind::Put, v.clone()),
-                MemValue::Delete => (Kind::Delete, Bytes::new()),
+        for e in &picked {
+            let value = match contents.value(e) {
+                MemValue::Put(v) => v,
+                MemValue::Delete => Bytes::new(),
             };
-            ikey::encode(&mut self.keys, &k.user, k.seq, kind);
+            ikey::encode(&mut self.keys, contents.key(e), e.seq, e.kind);
             self.entries.push((self.keys.len(), value));
         }
-        self.exhausted = found.len() < CHUNK;
-        self.resume = found.last().map(|(k, _)| (*k).clone());
     }
 
     /// Where entry `i`'s key starts in `keys`.
@@ -239,25 +416,22 @@ impl InternalIterator for MemIter {
 
     fn next(&mut self) -> Result<()> {
         self.pos += 1;
-        if self.pos >= self.entries.len() && !self.exhausted {
-            let resume = self.resume.take();
-            self.fill_from(resume.as_ref().map_or(Bound::Unbounded, Bound::Excluded));
+        if self.pos >= self.entries.len() && self.entries.len() == CHUNK {
+            self.fill();
         }
         Ok(())
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        let Some((user, seq, _)) = ikey::decode(target) else {
-            self.fill_from(Bound::Unbounded);
-            return Ok(());
-        };
-        let probe = MemKey::new(Bytes::copy_from_slice(user), seq);
-        self.fill_from(Bound::Included(&probe));
+        match ikey::decode(target) {
+            Some((user, seq, _)) => self.position(Some((user, seq))),
+            None => self.position(None),
+        }
         Ok(())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.fill_from(Bound::Unbounded);
+        self.position(None);
         Ok(())
     }
 }
@@ -269,17 +443,9 @@ mod tests {
     #[test]
     fn versions_and_snapshots() {
         let m = Memtable::new();
-        m.insert(
-            Bytes::from_static(b"k"),
-            1,
-            MemValue::Put(Bytes::from_static(b"v1")),
-        );
-        m.insert(Bytes::from_static(b"k"), 5, MemValue::Delete);
-        m.insert(
-            Bytes::from_static(b"k"),
-            9,
-            MemValue::Put(Bytes::from_static(b"v9")),
-        );
+        m.insert(b"k", 1, MemValue::Put(Bytes::from_static(b"v1")));
+        m.insert(b"k", 5, MemValue::Delete);
+        m.insert(b"k", 9, MemValue::Put(Bytes::from_static(b"v9")));
         assert_eq!(
             m.get(b"k", 100),
             Some(MemValue::Put(Bytes::from_static(b"v9")))
@@ -297,11 +463,7 @@ mod tests {
     fn the_cursor_crosses_chunks_in_order() {
         let m = Arc::new(Memtable::new());
         for i in 0..1000u32 {
-            m.insert(
-                Bytes::from(i.to_be_bytes().to_vec()),
-                u64::from(i),
-                MemValue::Delete,
-            );
+            m.insert(&i.to_be_bytes(), u64::from(i) + 1, MemValue::Delete);
         }
         let mut it = m.iter();
         it.seek_to_first().unwrap();
@@ -316,5 +478,105 @@ mod tests {
         ikey::encode(&mut target, &500u32.to_be_bytes(), ikey::MAX_SEQ, Kind::Put);
         it.seek(&target).unwrap();
         assert_eq!(ikey::decode(it.key()).unwrap().0, 500u32.to_be_bytes());
+    }
+
+    /// Batches of `size` entries each, of keys spread over `keys`, as the WAL encodes them.
+    fn batch(keys: impl Iterator<Item = u64>, seq_tag: u64) -> (Bytes, Vec<BatchEntry>) {
+        let mut buf = Vec::new();
+        let mut entries = Vec::new();
+        for k in keys {
+            let key = format!("key{k:05}");
+            let start = buf.len();
+            buf.extend_from_slice(key.as_bytes());
+            let mid = buf.len();
+            buf.extend_from_slice(format!("{k}@{seq_tag}").as_bytes());
+            entries.push(BatchEntry {
+                kind: Kind::Put,
+                key: start..mid,
+                value: mid..buf.len(),
+            });
+        }
+        (Bytes::from(buf), entries)
+    }
+
+    #[test]
+    fn runs_merge_like_a_binary_counter() {
+        let m = Memtable::new();
+        let mut seq = 1;
+        for b in 0..11u64 {
+            let (buf, entries) = batch((0..10).map(|i| (i * 7 + b * 3) % 50), b);
+            m.insert_batch(buf, seq, &entries).unwrap();
+            seq += 10;
+        }
+        // 11 batches of 10 = 8 + 2 + 1 in binary.
+        assert_eq!(m.runs(), vec![80, 20, 10]);
+        assert_eq!(m.len(), 110);
+    }
+
+    #[test]
+    fn gets_and_cursors_see_the_newest_version_across_runs() {
+        let m = Arc::new(Memtable::new());
+        let mut oracle = std::collections::BTreeMap::new();
+        let mut seq = 1;
+        for b in 0..37u64 {
+            // Uneven batches, keys written again and again across them.
+            let keys: Vec<u64> = (0..(b % 5) * 9 + 1)
+                .map(|i| (i * 13 + b * 29) % 97)
+                .collect();
+            let (buf, entries) = batch(keys.iter().copied(), b);
+            for (k, s) in keys.iter().zip(seq..) {
+                oracle.insert((format!("key{k:05}"), s), format!("{k}@{b}"));
+            }
+            m.insert_batch(buf, seq, &entries).unwrap();
+            seq += keys.len() as u64;
+        }
+        assert!(m.runs().len() > 1, "the test needs several runs");
+        // Every key at every snapshot: the newest version at or below it.
+        for snapshot in (0..seq).step_by(17) {
+            for k in 0..100u64 {
+                let key = format!("key{k:05}");
+                let want = oracle
+                    .range((key.clone(), 0)..=(key.clone(), snapshot))
+                    .next_back()
+                    .map(|(_, v)| MemValue::Put(Bytes::from(v.clone())));
+                assert_eq!(m.get(key.as_bytes(), snapshot), want, "{key} at {snapshot}");
+            }
+        }
+        // The cursor yields every version, keys ascending, newest first within a key.
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        let mut seen = Vec::new();
+        while it.valid() {
+            let (user, seq, _) = ikey::decode(it.key()).unwrap();
+            seen.push((String::from_utf8(user.to_vec()).unwrap(), seq, it.value()));
+            it.next().unwrap();
+        }
+        let mut want: Vec<_> = oracle
+            .iter()
+            .map(|((k, s), v)| (k.clone(), *s, Bytes::from(v.clone())))
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_cursor_reads_the_runs_it_started_with() {
+        let m = Arc::new(Memtable::new());
+        for i in 0..300u32 {
+            m.insert(&i.to_be_bytes(), u64::from(i) + 1, MemValue::Delete);
+        }
+        let mut it = m.iter();
+        it.seek_to_first().unwrap();
+        // Later inserts merge the runs the cursor holds into new ones.
+        for i in 300..600u32 {
+            m.insert(&i.to_be_bytes(), u64::from(i) + 1, MemValue::Delete);
+        }
+        let mut n = 0u32;
+        while it.valid() {
+            assert_eq!(ikey::decode(it.key()).unwrap().0, n.to_be_bytes());
+            it.next().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 300);
     }
 }
