@@ -28,6 +28,10 @@ pub trait InternalIterator: Send {
 /// The merge of several cursors.
 pub struct MergeIter {
     children: Vec<Box<dyn InternalIterator>>,
+    /// The children on an entry, in order; an exhausted child stays so until the next
+    /// seek, so it is not asked again (a settled tree's scan merges one level with an
+    /// empty memtable: most steps then compare nothing).
+    live: Vec<usize>,
     current: Option<usize>,
 }
 
@@ -35,25 +39,34 @@ impl MergeIter {
     /// Merges `children`, newest source first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
         MergeIter {
+            live: (0..children.len()).collect(),
             children,
             current: None,
         }
     }
 
     fn pick(&mut self) {
-        let mut best: Option<usize> = None;
-        for (i, child) in self.children.iter().enumerate() {
-            if !child.valid() {
-                continue;
-            }
-            best = match best {
-                Some(b) if ikey::cmp_encoded(self.children[b].key(), child.key()).is_le() => {
-                    Some(b)
+        let children = &self.children;
+        self.live.retain(|&i| children[i].valid());
+        self.current = match self.live.as_slice() {
+            [] => None,
+            [only] => Some(*only),
+            live => {
+                let mut best = live[0];
+                for &i in &live[1..] {
+                    if ikey::cmp_encoded(children[i].key(), children[best].key()).is_lt() {
+                        best = i;
+                    }
                 }
-                _ => Some(i),
-            };
-        }
-        self.current = best;
+                Some(best)
+            }
+        };
+    }
+
+    /// Counts every child as live again, before a seek positions them all.
+    fn revive(&mut self) {
+        self.live.clear();
+        self.live.extend(0..self.children.len());
     }
 }
 
@@ -80,6 +93,7 @@ impl InternalIterator for MergeIter {
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.revive();
         for child in &mut self.children {
             child.seek(target)?;
         }
@@ -88,10 +102,106 @@ impl InternalIterator for MergeIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
+        self.revive();
         for child in &mut self.children {
             child.seek_to_first()?;
         }
         self.pick();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lsm::ikey::Kind;
+
+    /// A cursor over a sorted list of (user key, seq, value).
+    struct ListIter {
+        entries: Vec<(Vec<u8>, Bytes)>,
+        pos: usize,
+    }
+
+    impl ListIter {
+        fn boxed(items: &[(&str, u64, &str)]) -> Box<dyn InternalIterator> {
+            let entries = items
+                .iter()
+                .map(|(k, seq, v)| {
+                    let mut key = Vec::new();
+                    ikey::encode(&mut key, k.as_bytes(), *seq, Kind::Put);
+                    (key, Bytes::copy_from_slice(v.as_bytes()))
+                })
+                .collect();
+            Box::new(ListIter { entries, pos: 0 })
+        }
+    }
+
+    impl InternalIterator for ListIter {
+        fn valid(&self) -> bool {
+            self.pos < self.entries.len()
+        }
+        fn key(&self) -> &[u8] {
+            &self.entries[self.pos].0
+        }
+        fn value(&self) -> Bytes {
+            self.entries[self.pos].1.clone()
+        }
+        fn next(&mut self) -> Result<()> {
+            self.pos += 1;
+            Ok(())
+        }
+        fn seek(&mut self, target: &[u8]) -> Result<()> {
+            self.pos = self
+                .entries
+                .partition_point(|(k, _)| ikey::cmp_encoded(k, target).is_lt());
+            Ok(())
+        }
+        fn seek_to_first(&mut self) -> Result<()> {
+            self.pos = 0;
+            Ok(())
+        }
+    }
+
+    fn drain(it: &mut MergeIter) -> Vec<String> {
+        let mut out = Vec::new();
+        while it.valid() {
+            let (user, seq, _) = ikey::decode(it.key()).unwrap();
+            let value = it.value();
+            out.push(format!(
+                "{}@{seq}={}",
+                std::str::from_utf8(user).unwrap(),
+                std::str::from_utf8(&value).unwrap()
+            ));
+            it.next().unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn merges_in_order_and_children_exhausted_early_come_back_after_a_seek() {
+        let mut it = MergeIter::new(vec![
+            ListIter::boxed(&[("b", 9, "new")]),
+            ListIter::boxed(&[]),
+            ListIter::boxed(&[("a", 1, "x"), ("b", 2, "old"), ("c", 3, "y")]),
+            // The same internal key as the first child's: the first child wins.
+            ListIter::boxed(&[("b", 9, "shadowed"), ("d", 4, "z")]),
+        ]);
+        it.seek_to_first().unwrap();
+        let all = [
+            "a@1=x",
+            "b@9=new",
+            "b@9=shadowed",
+            "b@2=old",
+            "c@3=y",
+            "d@4=z",
+        ];
+        assert_eq!(drain(&mut it), all);
+        // Every child ran out; a seek brings back those with entries past the target.
+        let mut target = Vec::new();
+        ikey::encode(&mut target, b"b", ikey::MAX_SEQ, Kind::Put);
+        it.seek(&target).unwrap();
+        assert_eq!(drain(&mut it), all[1..]);
+        it.seek_to_first().unwrap();
+        assert_eq!(drain(&mut it), all);
     }
 }

@@ -464,6 +464,15 @@ impl TableReader {
         Ok(result)
     }
 
+    /// Asks the device for the table's first `READAHEAD` bytes, which a scan coming from
+    /// the table before will read next.
+    pub fn prefetch_start(&self) {
+        let end = self.footer.index.offset;
+        if end > 0 {
+            self.file.prefetch(0, end.min(READAHEAD as u64));
+        }
+    }
+
     /// A cursor over every entry.
     pub fn iter(self: &Arc<Self>) -> TableIter {
         self.iter_after(0)
