@@ -188,6 +188,45 @@ mod behaviour {
     }
 
     #[test]
+    fn a_settle_merges_the_memtable_down_without_a_level_0_table() {
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        fill_scrambled(&store, 2000, 1);
+        store.settle().unwrap();
+        // Four batches of ten keys, each across the same stretch of the key space: the
+        // first three fill a memtable (4 KiB) that is flushed to level 0, the fourth stays
+        // in the new memtable and meets that table.
+        let flushes = counter(&store, "flushes");
+        let keys: Vec<u32> = (0..40).map(|i| ((i % 10) * 4 + i / 10) * 47).collect();
+        fill_in_order(&store, keys.clone(), 2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while counter(&store, "flushes") == flushes {
+            assert!(std::time::Instant::now() < deadline, "the flush never came");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(store.level_tables()[0].len(), 1);
+        assert!(counter(&store, "memtable_bytes") > 0);
+        let flushed = counter(&store, "flush_bytes");
+        store.settle().unwrap();
+        assert_eq!(
+            counter(&store, "flush_bytes"),
+            flushed,
+            "a level-0 table was written"
+        );
+        assert!(store.level_tables()[0].is_empty());
+        let generation = |store: &Lsm, i: u32| store.get(&key(i)).unwrap().unwrap()[0];
+        assert!(keys.iter().all(|&i| generation(&store, i) == b'2'));
+        assert_eq!(generation(&store, 1), b'1');
+        assert_no_leaks(&fs, &store);
+        // The merge's edit covers the memtable's WAL: a reopen replays nothing stale.
+        drop(store);
+        let store = open(&fs);
+        assert!(keys.iter().all(|&i| generation(&store, i) == b'2'));
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 2000);
+        assert_no_leaks(&fs, &store);
+    }
+
+    #[test]
     fn tiny_sizes_flush_and_compact_constantly() {
         let fs = Arc::new(SimFs::new());
         let store = open(&fs);

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use super::LsmOptions;
 use super::iter::{InternalIterator, MergeIter};
 use super::level_iter::LevelIter;
+use super::memtable::Memtable;
 use super::sstable::builder::{TableBuilder, UnsyncedTable};
 use super::version::{LEVELS, TableFile, TableMeta, Version, table_path};
 use super::{CompactionStyle, ikey};
@@ -41,6 +42,9 @@ pub struct Plan {
     pub output_level: usize,
     /// Whether no older data can lie below the output for these keys: deletions may go.
     pub bottommost: bool,
+    /// An immutable memtable merged in too, newer than every table (a settle's: see
+    /// [`plan_settle`]).
+    pub memtable: Option<Arc<Memtable>>,
 }
 
 impl Plan {
@@ -53,6 +57,9 @@ impl Plan {
         let Some((level, _)) = self.inputs.first() else {
             return false;
         };
+        if self.memtable.is_some() {
+            return false;
+        }
         if *level >= self.output_level || self.inputs.iter().any(|(l, _)| l != level) {
             return false;
         }
@@ -195,6 +202,7 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
         inputs,
         output_level,
         bottommost,
+        memtable: None,
     })
 }
 
@@ -236,6 +244,44 @@ pub fn plan_range(
         inputs,
         output_level,
         bottommost,
+        memtable: None,
+    })
+}
+
+/// The merge that settles a leveled tree, when the memtable, whose user keys span
+/// `memtable`, meets a table in level 0 or in the level below it: every level-0 table and
+/// the memtable, with every table they meet in that level. Level 0 is left empty, and the
+/// memtable is not written out as a level-0 table only to be read back and merged at
+/// once. `None` when the memtable meets no table: flushed, it goes down by a move.
+/// (The caller adds the memtable to the plan.)
+pub fn plan_settle(version: &Version, opts: &LsmOptions, memtable: (&[u8], &[u8])) -> Option<Plan> {
+    let output_level = level0_output(version, base_level(version, opts));
+    let (lo, hi) = memtable;
+    if version.overlapping(0, lo, hi).is_empty()
+        && version.overlapping(output_level, lo, hi).is_empty()
+    {
+        return None;
+    }
+    let upper = version.levels[0].clone();
+    let (lo, hi) = match key_range(&upper) {
+        Some((a, b)) => (a.min(lo.to_vec()), b.max(hi.to_vec())),
+        None => (lo.to_vec(), hi.to_vec()),
+    };
+    let lower = version.overlapping(output_level, &lo, &hi);
+    let (lo, hi) = match key_range(&lower) {
+        Some((a, b)) => (lo.min(a), hi.max(b)),
+        None => (lo, hi),
+    };
+    // The output level's tables are disjoint: those that meet the range are all taken.
+    let bottommost =
+        (output_level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+    let mut inputs: Vec<(usize, Arc<TableFile>)> = upper.into_iter().map(|t| (0, t)).collect();
+    inputs.extend(lower.into_iter().map(|t| (output_level, t)));
+    Some(Plan {
+        inputs,
+        output_level,
+        bottommost,
+        memtable: None,
     })
 }
 
@@ -259,6 +305,7 @@ fn pick_tiered(version: &Version, opts: &LsmOptions) -> Option<Plan> {
         inputs: by_age[..take].iter().map(|t| (0, Arc::clone(t))).collect(),
         output_level: 0,
         bottommost: take == by_age.len(),
+        memtable: None,
     })
 }
 
@@ -428,6 +475,9 @@ fn merge_range(
     // sorted: one cursor walks them all, so the merge compares a handful of cursors, not
     // one per table.
     let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
+    if let Some(mem) = &plan.memtable {
+        children.push(Box::new(mem.iter()));
+    }
     for level in 0..LEVELS {
         let mut tables: Vec<Arc<TableFile>> = plan
             .inputs
@@ -540,6 +590,7 @@ mod tests {
             inputs,
             output_level: LEVELS - 1,
             bottommost: true,
+            memtable: None,
         };
         let mid = split_key(&plan, &opts).expect("inputs this large are split");
         let (mut below, mut all) = (0u64, 0u64);

@@ -273,6 +273,24 @@ impl Memtable {
         None
     }
 
+    /// The smallest and largest user keys held, if any.
+    pub fn key_range(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let contents = self.contents.read();
+        let smallest = contents
+            .runs
+            .iter()
+            .filter_map(|r| r.first())
+            .map(|e| contents.key(e))
+            .min()?;
+        let largest = contents
+            .runs
+            .iter()
+            .filter_map(|r| r.last())
+            .map(|e| contents.key(e))
+            .max()?;
+        Some((smallest.to_vec(), largest.to_vec()))
+    }
+
     /// Approximate bytes held.
     pub fn size(&self) -> usize {
         self.bytes.load(Relaxed)
