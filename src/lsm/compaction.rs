@@ -193,17 +193,35 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
     } else {
         level + 1
     };
+    Some(merge_into(version, (level, upper), output_level, (lo, hi)))
+}
+
+/// The plan that merges `upper` (tables of one level, holding user keys in `[lo, hi]`)
+/// with every table of `output_level` that meets `[lo, hi]`. Deletions may go only when
+/// no level below the output meets any input: the lower tables may reach past `[lo, hi]`,
+/// and a deletion there dropped while an older version lies further down would bring
+/// that version back.
+fn merge_into(
+    version: &Version,
+    (level, upper): (usize, Vec<Arc<TableFile>>),
+    output_level: usize,
+    (lo, hi): (Vec<u8>, Vec<u8>),
+) -> Plan {
     let lower = version.overlapping(output_level, &lo, &hi);
+    let (lo, hi) = match key_range(&lower) {
+        Some((a, b)) => (lo.min(a), hi.max(b)),
+        None => (lo, hi),
+    };
     let bottommost =
         (output_level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
     let mut inputs: Vec<(usize, Arc<TableFile>)> = upper.into_iter().map(|t| (level, t)).collect();
     inputs.extend(lower.into_iter().map(|t| (output_level, t)));
-    Some(Plan {
+    Plan {
         inputs,
         output_level,
         bottommost,
         memtable: None,
-    })
+    }
 }
 
 /// A plan that merges every table of `level` meeting the user keys `[lo, hi]` (with,
@@ -263,26 +281,11 @@ pub fn plan_settle(version: &Version, opts: &LsmOptions, memtable: (&[u8], &[u8]
         return None;
     }
     let upper = version.levels[0].clone();
-    let (lo, hi) = match key_range(&upper) {
+    let range = match key_range(&upper) {
         Some((a, b)) => (a.min(lo.to_vec()), b.max(hi.to_vec())),
         None => (lo.to_vec(), hi.to_vec()),
     };
-    let lower = version.overlapping(output_level, &lo, &hi);
-    let (lo, hi) = match key_range(&lower) {
-        Some((a, b)) => (lo.min(a), hi.max(b)),
-        None => (lo, hi),
-    };
-    // The output level's tables are disjoint: those that meet the range are all taken.
-    let bottommost =
-        (output_level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
-    let mut inputs: Vec<(usize, Arc<TableFile>)> = upper.into_iter().map(|t| (0, t)).collect();
-    inputs.extend(lower.into_iter().map(|t| (output_level, t)));
-    Some(Plan {
-        inputs,
-        output_level,
-        bottommost,
-        memtable: None,
-    })
+    Some(merge_into(version, (0, upper), output_level, range))
 }
 
 fn pick_tiered(version: &Version, opts: &LsmOptions) -> Option<Plan> {
@@ -607,6 +610,62 @@ mod tests {
             (0.45..=0.55).contains(&share),
             "{share:.3} of the bytes below the split"
         );
+    }
+
+    /// A table of keys `keys` (each a deletion), as file `number`.
+    fn deletions_table(
+        fs: &Arc<dyn Vfs>,
+        number: u64,
+        keys: std::ops::Range<u32>,
+    ) -> Arc<TableFile> {
+        use crate::lsm::cache::BlockCache;
+        use crate::lsm::sstable::builder::TableBuilder;
+        let dir = Path::new("/db");
+        fs.create_dir_all(dir).unwrap();
+        let mut b =
+            TableBuilder::create(fs.as_ref(), &table_path(dir, number), 256, 10, 16).unwrap();
+        let mut k = Vec::new();
+        for i in keys {
+            k.clear();
+            ikey::encode(
+                &mut k,
+                format!("key{i:06}").as_bytes(),
+                number,
+                ikey::Kind::Delete,
+            );
+            b.add(&k, &[]).unwrap();
+        }
+        let s = b.finish().unwrap();
+        let meta = TableMeta {
+            number,
+            size: s.size,
+            smallest: s.smallest,
+            largest: s.largest,
+        };
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        Arc::new(TableFile::open(Arc::clone(fs), dir, meta, cache, false).unwrap())
+    }
+
+    /// The table taken from level 5 reaches past the level-4 table's keys, down to keys
+    /// that level 6 holds: its deletions there must stay.
+    #[test]
+    fn deletions_stay_when_a_lower_input_meets_a_deeper_level() {
+        let fs: Arc<dyn Vfs> = Arc::new(crate::vfs::SimFs::new());
+        let mut version = Version::empty();
+        let upper = deletions_table(&fs, 1, 500..600);
+        version.levels[4].push(Arc::clone(&upper));
+        version.levels[5].push(deletions_table(&fs, 2, 100..600));
+        version.levels[6].push(deletions_table(&fs, 3, 100..200));
+        let range = key_range(std::slice::from_ref(&upper)).unwrap();
+        let plan = merge_into(&version, (4, vec![upper]), 5, range);
+        assert_eq!(plan.inputs.len(), 2);
+        assert!(!plan.bottommost);
+        // With nothing below the lower table's keys, the deletions may go.
+        version.levels[6].clear();
+        version.levels[6].push(deletions_table(&fs, 4, 700..800));
+        let upper = Arc::clone(&version.levels[4][0]);
+        let range = key_range(std::slice::from_ref(&upper)).unwrap();
+        assert!(merge_into(&version, (4, vec![upper]), 5, range).bottommost);
     }
 
     #[test]
