@@ -548,47 +548,27 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lsm::version::write_test_table;
 
     /// Three level-0 tables whose keys interleave, each spanning the whole key space:
     /// the split key leaves about half of the bytes on each side.
     #[test]
     fn the_split_key_halves_the_bytes_of_tables_that_span_every_key() {
-        use crate::lsm::cache::BlockCache;
-        use crate::lsm::sstable::builder::TableBuilder;
-        use crate::vfs::SimFs;
-        let fs: Arc<dyn Vfs> = Arc::new(SimFs::new());
-        let dir = Path::new("/db");
-        fs.create_dir_all(dir).unwrap();
+        let fs: Arc<dyn Vfs> = Arc::new(crate::vfs::SimFs::new());
         let opts = LsmOptions::tiny();
-        let cache = Arc::new(BlockCache::new(1 << 20));
-        let key = |i: u32| format!("key{i:06}").into_bytes();
-        let mut inputs = Vec::new();
-        for number in 1..=3u32 {
-            let mut b = TableBuilder::create(
-                fs.as_ref(),
-                &table_path(dir, u64::from(number)),
-                256,
-                10,
-                16,
-            )
-            .unwrap();
-            let mut k = Vec::new();
-            for i in (number..30_000).step_by(3) {
-                k.clear();
-                ikey::encode(&mut k, &key(i), u64::from(i), ikey::Kind::Put);
-                b.add(&k, &[7; 20]).unwrap();
-            }
-            let s = b.finish().unwrap();
-            let meta = TableMeta {
-                number: u64::from(number),
-                size: s.size,
-                smallest: s.smallest,
-                largest: s.largest,
-            };
-            let table =
-                TableFile::open(Arc::clone(&fs), dir, meta, Arc::clone(&cache), false).unwrap();
-            inputs.push((0, Arc::new(table)));
-        }
+        let inputs: Vec<(usize, Arc<TableFile>)> = (1..=3u32)
+            .map(|number| {
+                let entries = (number..30_000).step_by(3).map(|i| {
+                    let mut k = Vec::new();
+                    let user = format!("key{i:06}");
+                    ikey::encode(&mut k, user.as_bytes(), u64::from(i), ikey::Kind::Put);
+                    (k, vec![7; 20])
+                });
+                let table =
+                    write_test_table(&fs, Path::new("/db"), u64::from(number), 256, entries);
+                (0, table)
+            })
+            .collect();
         let plan = Plan {
             inputs,
             output_level: LEVELS - 1,
@@ -618,32 +598,13 @@ mod tests {
         number: u64,
         keys: std::ops::Range<u32>,
     ) -> Arc<TableFile> {
-        use crate::lsm::cache::BlockCache;
-        use crate::lsm::sstable::builder::TableBuilder;
-        let dir = Path::new("/db");
-        fs.create_dir_all(dir).unwrap();
-        let mut b =
-            TableBuilder::create(fs.as_ref(), &table_path(dir, number), 256, 10, 16).unwrap();
-        let mut k = Vec::new();
-        for i in keys {
-            k.clear();
-            ikey::encode(
-                &mut k,
-                format!("key{i:06}").as_bytes(),
-                number,
-                ikey::Kind::Delete,
-            );
-            b.add(&k, &[]).unwrap();
-        }
-        let s = b.finish().unwrap();
-        let meta = TableMeta {
-            number,
-            size: s.size,
-            smallest: s.smallest,
-            largest: s.largest,
-        };
-        let cache = Arc::new(BlockCache::new(1 << 20));
-        Arc::new(TableFile::open(Arc::clone(fs), dir, meta, cache, false).unwrap())
+        let entries = keys.map(|i| {
+            let mut k = Vec::new();
+            let user = format!("key{i:06}");
+            ikey::encode(&mut k, user.as_bytes(), number, ikey::Kind::Delete);
+            (k, Vec::new())
+        });
+        write_test_table(fs, Path::new("/db"), number, 256, entries)
     }
 
     /// The table taken from level 5 reaches past the level-4 table's keys, down to keys

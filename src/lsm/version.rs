@@ -331,6 +331,34 @@ impl Version {
     }
 }
 
+/// Test support: writes table `number` in `dir` from `entries` (encoded internal keys in
+/// order, with their values), in blocks of `block_size` bytes, and opens it.
+#[cfg(test)]
+pub(crate) fn write_test_table(
+    fs: &Arc<dyn Vfs>,
+    dir: &Path,
+    number: u64,
+    block_size: usize,
+    entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+) -> Arc<TableFile> {
+    use crate::lsm::sstable::builder::TableBuilder;
+    fs.create_dir_all(dir).unwrap();
+    let mut b =
+        TableBuilder::create(fs.as_ref(), &table_path(dir, number), block_size, 10, 16).unwrap();
+    for (key, value) in entries {
+        b.add(&key, &value).unwrap();
+    }
+    let summary = b.finish().unwrap();
+    let meta = TableMeta {
+        number,
+        size: summary.size,
+        smallest: summary.smallest,
+        largest: summary.largest,
+    };
+    let cache = Arc::new(BlockCache::new(1 << 20));
+    Arc::new(TableFile::open(Arc::clone(fs), dir, meta, cache, false).unwrap())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,12 +367,9 @@ mod tests {
     /// tables whose keys do not: a get finds the one table that may hold each key.
     #[test]
     fn find_in_level_sees_past_prefixes_that_tie() {
-        use crate::lsm::sstable::builder::TableBuilder;
         use crate::vfs::SimFs;
         let fs: Arc<dyn Vfs> = Arc::new(SimFs::new());
         let dir = Path::new("/db");
-        fs.create_dir_all(dir).unwrap();
-        let cache = Arc::new(BlockCache::new(1 << 20));
         // Key ranges per table, in order: "aaaa", then three under "samepfx-", then "zz".
         let ranges: [(&[u8], &[u8]); 5] = [
             (b"aaaa", b"aaab"),
@@ -353,34 +378,33 @@ mod tests {
             (b"samepfx-i", b"samepfx-k"),
             (b"zz", b"zzz"),
         ];
-        let mut edit = VersionEdit::default();
-        for (i, (lo, hi)) in ranges.iter().enumerate() {
-            let number = i as u64 + 1;
-            let path = table_path(dir, number);
-            let mut b = TableBuilder::create(fs.as_ref(), &path, 4096, 10, 16).unwrap();
-            for key in [lo, hi] {
-                let mut k = Vec::new();
-                ikey::encode(&mut k, key, 1, ikey::Kind::Put);
-                b.add(&k, b"v").unwrap();
-            }
-            let summary = b.finish().unwrap();
-            let meta = TableMeta {
-                number,
-                size: summary.size,
-                smallest: summary.smallest,
-                largest: summary.largest,
-            };
-            edit.added.push((LEVELS - 1, meta));
-        }
+        let tables: Vec<Arc<TableFile>> = ranges
+            .iter()
+            .zip(1..)
+            .map(|((lo, hi), number)| {
+                let entries = [lo, hi].map(|key| {
+                    let mut k = Vec::new();
+                    ikey::encode(&mut k, key, 1, ikey::Kind::Put);
+                    (k, b"v".to_vec())
+                });
+                write_test_table(&fs, dir, number, 4096, entries)
+            })
+            .collect();
+        let edit = VersionEdit {
+            added: tables
+                .iter()
+                .map(|t| (LEVELS - 1, t.meta.clone()))
+                .collect(),
+            ..VersionEdit::default()
+        };
         let version = Version::empty()
             .apply(&edit, |meta| {
-                Ok(Arc::new(TableFile::open(
-                    Arc::clone(&fs),
-                    dir,
-                    meta.clone(),
-                    Arc::clone(&cache),
-                    false,
-                )?))
+                Ok(Arc::clone(
+                    tables
+                        .iter()
+                        .find(|t| t.meta.number == meta.number)
+                        .unwrap(),
+                ))
             })
             .unwrap();
         let found = |key: &[u8]| {
