@@ -269,16 +269,12 @@ impl Memtable {
                 kind: e.kind,
             });
         }
-        run.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| ikey::cmp(key_in(&batch, a), a.seq, key_in(&batch, b), b.seq))
-        });
         self.contents.write().batches.push(batch);
 
         // Carry: merge while the run before holds fewer than twice the new run's entries.
         let (keep, run) = {
             let contents = self.contents.read();
+            run.sort_unstable_by(|a, b| contents.cmp(a, b));
             let mut keep = contents.runs.len();
             let mut run = Run {
                 len: run.len(),
