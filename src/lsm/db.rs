@@ -107,7 +107,7 @@ struct Counters {
     compactions: AtomicU64,
     compaction_bytes_read: AtomicU64,
     compaction_bytes_written: AtomicU64,
-    /// Compactions that moved tables down a level without rewriting them.
+    /// Tables moved down a level without being rewritten (a move may take several).
     moves: AtomicU64,
     stalls: AtomicU64,
     stall_micros: AtomicU64,
@@ -1048,7 +1048,8 @@ impl Inner {
                 edit.added.push((plan.output_level, t.meta.clone()));
             }
             self.log_and_apply(edit, &[])?;
-            self.counters.moves.fetch_add(1, Ordering::Relaxed);
+            let tables = plan.inputs.len() as u64;
+            self.counters.moves.fetch_add(tables, Ordering::Relaxed);
             return Ok(());
         }
         let read: u64 = plan.inputs.iter().map(|(_, t)| t.meta.size).sum();
