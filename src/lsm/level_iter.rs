@@ -37,12 +37,10 @@ impl LevelIter {
             let mut it = self.tables[index].reader.iter_after(refills);
             it.seek_to_first()?;
             if it.valid() {
-                if refills >= 3
-                    && let Some(next) = self.tables.get(index + 1)
-                {
-                    // A long scan: the device reads the next table's first window while
+                if let Some(next) = self.tables.get(index + 1) {
+                    // A long scan: the device reads the start of the next table while
                     // this one is parsed (each table began with a wait on the device).
-                    next.reader.prefetch_start();
+                    next.reader.prefetch_start(refills);
                 }
                 self.index = index;
                 self.current = Some(it);

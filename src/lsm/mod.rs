@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod iter;
 pub mod level_iter;
 pub mod memtable;
+pub mod readahead;
 pub mod sstable;
 pub mod version;
 pub mod wal;

@@ -14,6 +14,7 @@ use crate::lsm::cache::BlockCache;
 use crate::lsm::coding::{Reader, crc};
 use crate::lsm::ikey::{self, Kind};
 use crate::lsm::iter::InternalIterator;
+use crate::lsm::readahead;
 use crate::vfs::VfsFile;
 
 /// What a table says about a key: the newest visible version.
@@ -123,6 +124,21 @@ fn return_scratch(block: Block) {
 /// rather than one per 4 KiB block.
 const READAHEAD: usize = 256 << 10;
 
+/// Bytes a long scan keeps asked for ahead of the window it parses, at most.
+const SCAN_AHEAD: u64 = 2 << 20;
+
+/// Bytes a scan that has refilled its window `refills` times keeps asked for ahead: none
+/// for a short scan (fewer than 4 refills: a seek's hundred keys take 3), then from 128
+/// KiB, doubling with each refill up to `SCAN_AHEAD`, so a short scan is not charged for
+/// a long one's reads.
+fn scan_ahead(refills: u32) -> u64 {
+    if refills < 4 {
+        0
+    } else {
+        SCAN_AHEAD >> (8 - refills.min(8))
+    }
+}
+
 /// A window of the file read ahead by a scan. It starts at one block, so a short seek
 /// reads little, and doubles with each refill up to `READAHEAD` while the scan goes on.
 #[derive(Default)]
@@ -130,6 +146,8 @@ struct Window {
     offset: u64,
     bytes: Bytes,
     refills: u32,
+    /// How far into the file the scan has asked the device to read ahead.
+    asked: u64,
 }
 
 impl Window {
@@ -322,7 +340,7 @@ impl TableReader {
     /// A data block for a scan: from the cache if there, else from `window`, refilled
     /// with the next `READAHEAD` bytes when the block lies outside it. Scanned blocks do
     /// not enter the cache, so a scan does not evict what point reads use.
-    fn block_sequential(&self, handle: Handle, window: &mut Window) -> Result<Block> {
+    fn block_sequential(self: &Arc<Self>, handle: Handle, window: &mut Window) -> Result<Block> {
         let need = handle.size as usize + BLOCK_TRAILER;
         if self.mapped.is_some() {
             // The mapping is read a page fault at a time (no kernel readahead on tables):
@@ -354,13 +372,17 @@ impl TableReader {
                 offset: handle.offset,
                 bytes: Bytes::from(buf),
                 refills: window.refills + 1,
+                asked: window.asked,
             };
-            // Once the scan has gone past a few blocks, ask for the next window now: the
-            // device reads it while this one is parsed (table files get no readahead from
-            // the kernel: they are opened for random reads).
+            // Once the scan has gone past a few blocks, keep `SCAN_AHEAD` bytes past this
+            // window asked for: the device reads them while this one is parsed (table
+            // files get no readahead from the kernel: they are opened for random reads).
             let next = handle.offset + len as u64;
-            if window.refills >= 3 && next < end {
-                self.file.prefetch(next, window.span(need).min(end - next));
+            let target = (next + scan_ahead(window.refills)).min(end);
+            let from = window.asked.max(next);
+            if from < target {
+                readahead::read_ahead(self, from, target - from);
+                window.asked = target;
             }
         }
         let start = (handle.offset - window.offset) as usize;
@@ -464,13 +486,18 @@ impl TableReader {
         Ok(result)
     }
 
-    /// Asks the device for the table's first `READAHEAD` bytes, which a scan coming from
-    /// the table before will read next.
-    pub fn prefetch_start(&self) {
-        let end = self.footer.index.offset;
-        if end > 0 {
-            self.file.prefetch(0, end.min(READAHEAD as u64));
+    /// Asks the device for the start of the table, which a scan coming from the table
+    /// before, having refilled its window `refills` times, will read next.
+    pub fn prefetch_start(self: &Arc<Self>, refills: u32) {
+        let len = self.footer.index.offset.min(scan_ahead(refills));
+        if len > 0 {
+            readahead::read_ahead(self, 0, len);
         }
+    }
+
+    /// Asks the file system to read `len` bytes at `offset` into memory (a hint).
+    pub fn prefetch(&self, offset: u64, len: u64) {
+        self.file.prefetch(offset, len);
     }
 
     /// A cursor over every entry.
