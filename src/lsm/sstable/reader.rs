@@ -263,6 +263,15 @@ impl TableReader {
         &self.path
     }
 
+    /// Where the data blocks end: at the filter block, or the index block if none.
+    fn data_end(&self) -> u64 {
+        if self.footer.filter.size > 0 {
+            self.footer.filter.offset.min(self.footer.index.offset)
+        } else {
+            self.footer.index.offset
+        }
+    }
+
     /// Every data block's handle with the last key it holds (user key, sequence), in order.
     pub fn blocks(&self) -> Vec<(Handle, &[u8], u64)> {
         self.index_entries
@@ -346,7 +355,7 @@ impl TableReader {
             // The mapping is read a page fault at a time (no kernel readahead on tables):
             // ask for the next stretch ahead of the scan, so its faults find the pages in
             // memory. `window.offset` marks how far has been asked for.
-            let end = self.footer.index.offset;
+            let end = self.data_end();
             if handle.offset + need as u64 > window.offset && handle.offset < end {
                 window.refills += 1;
                 let len = window.span(need).min(end - handle.offset);
@@ -361,8 +370,8 @@ impl TableReader {
         let inside = handle.offset >= window.offset
             && handle.offset + need as u64 <= window.offset + window.bytes.len() as u64;
         if !inside {
-            // Read up to the index block at most: everything before it is data blocks.
-            let end = self.footer.index.offset.max(handle.offset + need as u64);
+            // Read up to the end of the data blocks at most.
+            let end = self.data_end().max(handle.offset + need as u64);
             let len = (end - handle.offset)
                 .min(window.span(need))
                 .max(need as u64) as usize;
@@ -489,7 +498,7 @@ impl TableReader {
     /// Asks the device for the start of the table, which a scan coming from the table
     /// before, having refilled its window `refills` times, will read next.
     pub fn prefetch_start(self: &Arc<Self>, refills: u32) {
-        let len = self.footer.index.offset.min(scan_ahead(refills));
+        let len = self.data_end().min(scan_ahead(refills));
         if len > 0 {
             readahead::read_ahead(self, 0, len);
         }

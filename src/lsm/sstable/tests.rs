@@ -9,7 +9,8 @@ use crate::error::Error;
 use crate::lsm::cache::BlockCache;
 use crate::lsm::ikey::{self, Kind};
 use crate::lsm::iter::InternalIterator;
-use crate::vfs::{FileKind, SimFs, Vfs};
+use crate::vfs::{FileKind, SimFs, Vfs, VfsFile};
+use parking_lot::Mutex;
 
 fn ukey(i: u32) -> Vec<u8> {
     format!("user{i:06}").into_bytes()
@@ -205,4 +206,117 @@ fn values_of_uncached_point_reads_outlive_the_next_reads() {
     let (hits, misses) = cache.hits_and_misses();
     assert!(hits > 0 && misses > 0, "{hits} hits, {misses} misses");
     assert!(cache.used() > 0);
+}
+
+/// The read-aheads (offset, length) asked of a file, in order.
+type Asked = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// A table file that notes every read-ahead asked of it.
+#[derive(Debug)]
+struct AskedFile {
+    inner: Box<dyn VfsFile>,
+    asked: Asked,
+}
+
+impl VfsFile for AskedFile {
+    fn path(&self) -> &Path {
+        self.inner.path()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> crate::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_at(&self, data: &[u8], offset: u64) -> crate::Result<()> {
+        self.inner.write_at(data, offset)
+    }
+    fn append(&self, data: &[u8]) -> crate::Result<u64> {
+        self.inner.append(data)
+    }
+    fn sync(&self) -> crate::Result<()> {
+        self.inner.sync()
+    }
+    fn len(&self) -> crate::Result<u64> {
+        self.inner.len()
+    }
+    fn truncate(&self, len: u64) -> crate::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn prefetch(&self, offset: u64, len: u64) {
+        self.asked.lock().push((offset, len));
+    }
+}
+
+/// The table at `path` read through an [`AskedFile`], and what it will have been asked.
+fn open_asked(fs: &SimFs, path: &Path) -> (Arc<TableReader>, Asked) {
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let file = AskedFile {
+        inner: fs.open(path, FileKind::Table).unwrap(),
+        asked: Arc::clone(&asked),
+    };
+    let reader = TableReader::open(Box::new(file), path, 1, Arc::new(BlockCache::new(0)), false);
+    (Arc::new(reader.unwrap()), asked)
+}
+
+/// A long scan keeps the device reading ahead of it (through the helper thread), from a
+/// few windows in to the end of the data blocks and no further, each byte asked for once;
+/// a seek that reads a few blocks (as a hundred keys of 4 KiB blocks) asks for nothing.
+#[test]
+fn a_long_scan_reads_ahead_and_a_short_one_does_not() {
+    let fs = SimFs::new();
+    let path = Path::new("/ahead.sst");
+    build(&fs, path, 20_000, 10);
+    let (short, short_asked) = open_asked(&fs, path);
+    let (long, long_asked) = open_asked(&fs, path);
+    let blocks = long.blocks();
+    let (last, _, _) = blocks.last().unwrap();
+    let data_end = last.offset + u64::from(last.size) + super::BLOCK_TRAILER as u64;
+
+    let mut target = Vec::new();
+    ikey::encode(&mut target, &ukey(10_000), ikey::MAX_SEQ, Kind::Put);
+    let mut it = short.iter();
+    it.seek(&target).unwrap();
+    // 40 keys of 8-odd a block: 3 windows, of 1, 2 and 4 blocks.
+    for _ in 0..40 {
+        assert!(it.valid());
+        it.next().unwrap();
+    }
+    let mut it = long.iter();
+    it.seek_to_first().unwrap();
+    let mut entries = 0;
+    while it.valid() {
+        entries += 1;
+        it.next().unwrap();
+    }
+    assert_eq!(entries, 20_000 + 20_000_u32.div_ceil(3));
+
+    // The helper serves requests in order: once the long scan's last ask is seen, any the
+    // short scan made would have been seen before it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // (The index block may start a little after the last data block, on a multiple of
+    // the block size.)
+    let reached = || {
+        let end = long_asked.lock().iter().map(|&(o, l)| o + l).max();
+        end.is_some_and(|end| end >= data_end && end < data_end + 256)
+    };
+    while !reached() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert!(
+        reached(),
+        "asked: {:?}, data ends at {data_end}",
+        long_asked.lock()
+    );
+    let asked = long_asked.lock().clone();
+    for pair in asked.windows(2) {
+        assert_eq!(
+            pair[0].0 + pair[0].1,
+            pair[1].0,
+            "asks follow on: {asked:?}"
+        );
+    }
+    let first = asked[0].0;
+    assert!(
+        first > 0 && first < data_end / 4,
+        "first ask at {first} of {data_end}"
+    );
+    assert!(short_asked.lock().is_empty(), "{:?}", short_asked.lock());
 }
