@@ -37,7 +37,7 @@ pub enum CompactionStyle {
 #[derive(Clone, Debug)]
 pub struct LsmOptions {
     /// Bytes of writes a memtable holds before it is flushed: keys, values and what
-    /// holding each entry costs (its memory, about 123 bytes an entry). The default, 64
+    /// holding each entry costs (its memory, about 83 bytes an entry). The default, 64
     /// MiB, is RocksDB's; a 1M-key fill measured 253k, 318k and 326k keys/s with 16, 32
     /// and 64 MiB (fewer level-0 tables, fewer merges), peak RSS 73, 88 and 121 MiB.
     pub memtable_size: usize,
