@@ -23,6 +23,7 @@
 //! no log can tell the two apart without another durable write.)
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::lsm::coding::crc;
@@ -243,7 +244,8 @@ pub fn write_stepped(
 /// Appends records to a log file.
 #[derive(Debug)]
 pub struct LogWriter {
-    file: Box<dyn VfsFile>,
+    /// Shared, so that another thread may sync it (see [`LogWriter::file`]).
+    file: Arc<dyn VfsFile>,
     len: u64,
     synced: u64,
     /// The file's length: the records, then zeros written ahead of them.
@@ -257,7 +259,7 @@ impl LogWriter {
     /// each record at the end of the file.
     pub fn new(file: Box<dyn VfsFile>, len: u64) -> Self {
         LogWriter {
-            file,
+            file: Arc::from(file),
             len,
             synced: len,
             size: len,
@@ -321,8 +323,18 @@ impl LogWriter {
     /// Makes everything appended durable.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()?;
-        self.synced = self.len;
+        self.note_synced();
         Ok(())
+    }
+
+    /// The file, for a sync made on another thread (then [`LogWriter::note_synced`]).
+    pub fn file(&self) -> Arc<dyn VfsFile> {
+        Arc::clone(&self.file)
+    }
+
+    /// Records that a sync of [`LogWriter::file`], begun after the last append, succeeded.
+    pub fn note_synced(&mut self) {
+        self.synced = self.len;
     }
 
     /// Bytes in the file.
