@@ -1402,11 +1402,11 @@ impl KvStore for Lsm {
     }
 }
 
-/// Turns the merged internal entries into what a user sees at one snapshot: the newest
-/// version of each key, no deletions, only keys in the range.
 /// Bytes of the buffers a scan copies its keys into.
 const KEY_CHUNK: usize = 16 << 10;
 
+/// Turns the merged internal entries into what a user sees at one snapshot: the newest
+/// version of each key, no deletions, only keys in the range.
 struct UserIter {
     merged: MergeIter,
     seq: u64,

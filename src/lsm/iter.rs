@@ -28,9 +28,10 @@ pub trait InternalIterator: Send {
 /// The merge of several cursors.
 pub struct MergeIter {
     children: Vec<Box<dyn InternalIterator>>,
-    /// The children on an entry, in order; an exhausted child stays so until the next
-    /// seek, so it is not asked again (a settled tree's scan merges one level with an
-    /// empty memtable: most steps then compare nothing).
+    /// The children on an entry, in order: set by a seek, and a child leaves when a step
+    /// takes it past its last entry. An exhausted child is not asked again (a settled
+    /// tree's scan merges one level with an empty memtable: most steps compare nothing),
+    /// and a step checks only the child it moved.
     live: Vec<usize>,
     current: Option<usize>,
 }
@@ -39,15 +40,15 @@ impl MergeIter {
     /// Merges `children`, newest source first.
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> Self {
         MergeIter {
-            live: (0..children.len()).collect(),
+            live: Vec::with_capacity(children.len()),
             children,
             current: None,
         }
     }
 
+    /// Makes the smallest key among the live children current.
     fn pick(&mut self) {
         let children = &self.children;
-        self.live.retain(|&i| children[i].valid());
         self.current = match self.live.as_slice() {
             [] => None,
             [only] => Some(*only),
@@ -63,10 +64,11 @@ impl MergeIter {
         };
     }
 
-    /// Counts every child as live again, before a seek positions them all.
+    /// Counts as live the children a seek has just positioned on an entry.
     fn revive(&mut self) {
         self.live.clear();
-        self.live.extend(0..self.children.len());
+        self.live
+            .extend((0..self.children.len()).filter(|&i| self.children[i].valid()));
     }
 }
 
@@ -86,26 +88,30 @@ impl InternalIterator for MergeIter {
 
     fn next(&mut self) -> Result<()> {
         if let Some(i) = self.current {
+            // Only the current child moves: the others stay as live as they were.
             self.children[i].next()?;
+            if !self.children[i].valid() {
+                self.live.retain(|&c| c != i);
+            }
         }
         self.pick();
         Ok(())
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.revive();
         for child in &mut self.children {
             child.seek(target)?;
         }
+        self.revive();
         self.pick();
         Ok(())
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.revive();
         for child in &mut self.children {
             child.seek_to_first()?;
         }
+        self.revive();
         self.pick();
         Ok(())
     }
