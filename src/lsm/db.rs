@@ -245,22 +245,22 @@ impl WalSyncer {
         })
     }
 
-    /// Syncs `wal` on the thread while this one runs `apply`, and returns both results;
-    /// in turn when the thread is gone.
+    /// Syncs `wal` on the `syncer`'s thread while this one runs `apply`, and returns both
+    /// results; in turn when there is no thread.
     fn sync_while(
-        &self,
+        syncer: Option<&WalSyncer>,
         wal: &mut LogWriter,
         apply: impl FnOnce() -> Result<u64>,
     ) -> (Result<()>, Result<u64>) {
-        let sent = self
-            .requests
-            .as_ref()
-            .is_some_and(|r| r.send(wal.file()).is_ok());
-        if !sent {
+        let Some(syncer) = syncer.filter(|s| {
+            s.requests
+                .as_ref()
+                .is_some_and(|r| r.send(wal.file()).is_ok())
+        }) else {
             return (wal.sync(), apply());
-        }
+        };
         let applied = apply();
-        let synced = self
+        let synced = syncer
             .results
             .recv()
             .unwrap_or_else(|_| Err(Error::Poisoned("the WAL sync thread stopped".into())));
@@ -805,10 +805,9 @@ impl Inner {
             Durability::Buffered => (Ok(()), apply()),
             // A large group fills the memtable while its sync is in flight: the entries
             // stay invisible until `last_seq` says otherwise, below.
-            Durability::Sync if records.len() >= wal::SMALL_RECORD => match &*self.syncer.lock() {
-                Some(syncer) => syncer.sync_while(&mut wal, apply),
-                None => (wal.sync(), apply()),
-            },
+            Durability::Sync if records.len() >= wal::SMALL_RECORD => {
+                WalSyncer::sync_while(self.syncer.lock().as_ref(), &mut wal, apply)
+            }
             Durability::Sync => (wal.sync(), apply()),
         };
         drop(wal);
