@@ -18,6 +18,7 @@
 //! to each block on disk; see `sstable/mod.rs`.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -108,21 +109,44 @@ impl BlockBuilder {
     }
 }
 
-/// A decoded block, cheap to clone (the bytes are shared).
-#[derive(Clone, Debug)]
-pub struct Block {
-    data: Bytes,
+/// A block's bytes with its restart array checked, borrowed: everything a lookup needs
+/// and nothing it owns, so that a point read can search a block in a buffer it reuses.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockRef<'a> {
+    data: &'a [u8],
     restarts_at: usize,
     restarts: usize,
-    file: Arc<Path>,
+    file: &'a Path,
     offset: u64,
 }
 
-impl Block {
+/// Where a cursor stands in a block: the current entry's whole key, its value's place in
+/// the block, and the offset of the entry after it. Kept apart from the block so that
+/// its key buffer can be reused from one block to the next.
+#[derive(Debug, Default)]
+pub struct Position {
+    next: usize,
+    key: Vec<u8>,
+    value: Range<usize>,
+    valid: bool,
+}
+
+impl Position {
+    /// Whether the cursor is on an entry.
+    pub fn valid(&self) -> bool {
+        self.valid
+    }
+
+    /// The current key.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+}
+
+impl<'a> BlockRef<'a> {
     /// Checks the restart array of `data`, the block at `offset` of `file`.
-    pub fn decode(data: Bytes, file: Arc<Path>, offset: u64) -> Result<Block> {
-        let path = Arc::clone(&file);
-        let bad = move |detail: String| Error::corruption(&*path, offset, detail);
+    pub fn parse(data: &'a [u8], file: &'a Path, offset: u64) -> Result<BlockRef<'a>> {
+        let bad = |detail: String| Error::corruption(file, offset, detail);
         if data.len() < 4 {
             return Err(bad(format!("block of {} bytes", data.len())));
         }
@@ -138,7 +162,7 @@ impl Block {
                     data.len()
                 ))
             })?;
-        let block = Block {
+        let block = BlockRef {
             data,
             restarts_at,
             restarts: n,
@@ -158,6 +182,139 @@ impl Block {
         u32::from_le_bytes(self.data[at..at + 4].try_into().expect("4 bytes"))
     }
 
+    /// The whole key stored at restart `i` (restart entries share nothing), read in place.
+    fn restart_key(&self, i: usize) -> Result<&'a [u8]> {
+        let at = self.restart(i) as usize;
+        let end = self.restarts_at;
+        let mut r = Reader::new(&self.data[at..end], self.file, self.offset + at as u64);
+        if r.varint()? != 0 {
+            return Err(r.corrupt("a restart entry shares bytes with the entry before it"));
+        }
+        let unshared = r.len(end)?;
+        r.len(end)?;
+        let start = at + r.position();
+        r.bytes(unshared)?;
+        Ok(&self.data[start..start + unshared])
+    }
+
+    /// The value of the entry `pos` stands on.
+    pub fn value(&self, pos: &Position) -> &'a [u8] {
+        &self.data[pos.value.clone()]
+    }
+
+    /// Decodes the entry at `pos.next` into `pos`; at the end, `pos` is invalid.
+    fn parse_next(&self, pos: &mut Position) -> Result<()> {
+        let end = self.restarts_at;
+        if pos.next >= end {
+            pos.valid = false;
+            return Ok(());
+        }
+        let mut r = Reader::new(
+            &self.data[pos.next..end],
+            self.file,
+            self.offset + pos.next as u64,
+        );
+        let shared = r.len(pos.key.len())?;
+        let unshared = r.len(end)?;
+        let value_len = r.len(end)?;
+        let suffix = r.bytes(unshared)?;
+        let value_start = pos.next + r.position();
+        r.bytes(value_len)?;
+        pos.key.truncate(shared);
+        pos.key.extend_from_slice(suffix);
+        pos.value = value_start..value_start + value_len;
+        pos.next = value_start + value_len;
+        pos.valid = true;
+        Ok(())
+    }
+
+    /// Moves `pos` to the first entry.
+    pub fn seek_to_first(&self, pos: &mut Position) -> Result<()> {
+        pos.next = 0;
+        pos.key.clear();
+        self.parse_next(pos)
+    }
+
+    /// Moves `pos` to the entry after it.
+    pub fn advance(&self, pos: &mut Position) -> Result<()> {
+        self.parse_next(pos)
+    }
+
+    /// Moves `pos` to the first entry whose key is at or after `target` in `order`.
+    pub fn seek(
+        &self,
+        pos: &mut Position,
+        target: &[u8],
+        order: fn(&[u8], &[u8]) -> Ordering,
+    ) -> Result<()> {
+        // Binary search for the first restart whose key is at or after the target; the
+        // answer lies after the restart before it.
+        let (mut lo, mut hi) = (0usize, self.restarts);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if order(self.restart_key(mid)?, target) == Ordering::Less {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        pos.next = match lo.checked_sub(1) {
+            Some(r) => self.restart(r) as usize,
+            None if self.restarts == 0 => self.restarts_at,
+            None => self.restart(0) as usize,
+        };
+        pos.key.clear();
+        self.parse_next(pos)?;
+        while pos.valid && order(&pos.key, target) == Ordering::Less {
+            self.parse_next(pos)?;
+        }
+        Ok(())
+    }
+}
+
+/// A decoded block that owns its bytes, cheap to clone (the bytes are shared): what the
+/// cache holds and an iterator keeps.
+#[derive(Clone, Debug)]
+pub struct Block {
+    data: Bytes,
+    restarts_at: usize,
+    restarts: usize,
+    file: Arc<Path>,
+    offset: u64,
+}
+
+impl Block {
+    /// Checks the restart array of `data`, the block at `offset` of `file`.
+    pub fn decode(data: Bytes, file: Arc<Path>, offset: u64) -> Result<Block> {
+        let (restarts_at, restarts) = {
+            let view = BlockRef::parse(&data, &file, offset)?;
+            (view.restarts_at, view.restarts)
+        };
+        Ok(Block {
+            data,
+            restarts_at,
+            restarts,
+            file,
+            offset,
+        })
+    }
+
+    /// The block, borrowed.
+    pub fn view(&self) -> BlockRef<'_> {
+        BlockRef {
+            data: &self.data,
+            restarts_at: self.restarts_at,
+            restarts: self.restarts,
+            file: &self.file,
+            offset: self.offset,
+        }
+    }
+
+    /// The value of the entry `pos` stands on, sharing the block's bytes.
+    pub fn value(&self, pos: &Position) -> Bytes {
+        self.data.slice(pos.value.clone())
+    }
+
     /// The block's bytes, for reuse once the block leaves the cache.
     pub fn into_bytes(self) -> Bytes {
         self.data
@@ -173,129 +330,53 @@ impl Block {
         BlockIter {
             block: self.clone(),
             order,
-            next: 0,
-            key: Vec::new(),
-            value: 0..0,
-            valid: false,
+            pos: Position::default(),
         }
     }
 }
 
-/// A cursor over one block.
+/// A cursor over one block that owns it.
 #[derive(Debug)]
 pub struct BlockIter {
     block: Block,
     order: fn(&[u8], &[u8]) -> Ordering,
-    /// Offset of the entry after the current one.
-    next: usize,
-    key: Vec<u8>,
-    value: std::ops::Range<usize>,
-    valid: bool,
+    pos: Position,
 }
 
 impl BlockIter {
     /// Whether the cursor is on an entry.
     pub fn valid(&self) -> bool {
-        self.valid
+        self.pos.valid
     }
 
     /// The current key.
     pub fn key(&self) -> &[u8] {
-        &self.key
+        &self.pos.key
     }
 
     /// The current value, sharing the block's bytes.
     pub fn value(&self) -> Bytes {
-        self.block.data.slice(self.value.clone())
+        self.block.value(&self.pos)
     }
 
     /// The current value as a slice.
     pub fn value_slice(&self) -> &[u8] {
-        &self.block.data[self.value.clone()]
-    }
-
-    /// Decodes the entry at `self.next` into the cursor; at the end, the cursor is invalid.
-    fn parse_next(&mut self) -> Result<()> {
-        let end = self.block.restarts_at;
-        if self.next >= end {
-            self.valid = false;
-            return Ok(());
-        }
-        let block = &self.block;
-        let mut r = Reader::new(
-            &block.data[self.next..end],
-            &block.file,
-            block.offset + self.next as u64,
-        );
-        let shared = r.len(self.key.len())?;
-        let unshared = r.len(end)?;
-        let value_len = r.len(end)?;
-        let suffix = r.bytes(unshared)?;
-        let value_start = self.next + r.position();
-        r.bytes(value_len)?;
-        self.key.truncate(shared);
-        self.key.extend_from_slice(suffix);
-        self.value = value_start..value_start + value_len;
-        self.next = value_start + value_len;
-        self.valid = true;
-        Ok(())
+        self.block.view().value(&self.pos)
     }
 
     /// Moves to the first entry.
     pub fn seek_to_first(&mut self) -> Result<()> {
-        self.next = 0;
-        self.key.clear();
-        self.parse_next()
+        self.block.view().seek_to_first(&mut self.pos)
     }
 
     /// Moves to the next entry.
     pub fn advance(&mut self) -> Result<()> {
-        self.parse_next()
-    }
-
-    /// The whole key stored at restart `i` (restart entries share nothing), read in place.
-    fn restart_key(&self, i: usize) -> Result<&[u8]> {
-        let at = self.block.restart(i) as usize;
-        let end = self.block.restarts_at;
-        let mut r = Reader::new(
-            &self.block.data[at..end],
-            &self.block.file,
-            self.block.offset + at as u64,
-        );
-        if r.varint()? != 0 {
-            return Err(r.corrupt("a restart entry shares bytes with the entry before it"));
-        }
-        let unshared = r.len(end)?;
-        r.len(end)?;
-        let start = at + r.position();
-        r.bytes(unshared)?;
-        Ok(&self.block.data[start..start + unshared])
+        self.block.view().advance(&mut self.pos)
     }
 
     /// Moves to the first entry whose key is at or after `target`.
     pub fn seek(&mut self, target: &[u8]) -> Result<()> {
-        // Binary search for the first restart whose key is at or after the target; the
-        // answer lies after the restart before it.
-        let (mut lo, mut hi) = (0usize, self.block.restarts);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if (self.order)(self.restart_key(mid)?, target) == Ordering::Less {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        self.next = match lo.checked_sub(1) {
-            Some(r) => self.block.restart(r) as usize,
-            None if self.block.restarts == 0 => self.block.restarts_at,
-            None => self.block.restart(0) as usize,
-        };
-        self.key.clear();
-        self.parse_next()?;
-        while self.valid && (self.order)(&self.key, target) == Ordering::Less {
-            self.parse_next()?;
-        }
-        Ok(())
+        self.block.view().seek(&mut self.pos, target, self.order)
     }
 }
 

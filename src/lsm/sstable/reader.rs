@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::block::{Block, BlockIter};
+use super::block::{Block, BlockIter, BlockRef, Position};
 use super::bloom::{self, Bloom};
 use super::{BLOCK_TRAILER, FOOTER_LEN, Footer, Handle};
 use crate::error::{Error, Result};
@@ -88,6 +88,12 @@ impl std::fmt::Debug for TableReader {
 
 /// Checks the CRC after a block's bytes and returns the block's bytes (sharing `buf`).
 fn verify(buf: Bytes, path: &Path, handle: Handle) -> Result<Bytes> {
+    verify_slice(&buf, path, handle)?;
+    Ok(buf.slice(..handle.size as usize))
+}
+
+/// The block in `buf` (the block's bytes and its CRC), once the CRC matches.
+fn verify_slice<'a>(buf: &'a [u8], path: &Path, handle: Handle) -> Result<&'a [u8]> {
     let size = handle.size as usize;
     let stored = u32::from_le_bytes(buf[size..size + BLOCK_TRAILER].try_into().expect("4 bytes"));
     let computed = crc(&buf[..size]);
@@ -98,7 +104,7 @@ fn verify(buf: Bytes, path: &Path, handle: Handle) -> Result<Bytes> {
             format!("block checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),
         ));
     }
-    Ok(buf.slice(..size))
+    Ok(&buf[..size])
 }
 
 fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<Bytes> {
@@ -107,17 +113,19 @@ fn read_checked(file: &dyn VfsFile, path: &Arc<Path>, handle: Handle) -> Result<
     verify(Bytes::from(buf), path, handle)
 }
 
-thread_local! {
-    /// The buffer a point read that the block cache does not take reads its block into.
-    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+/// What a point read reuses from one read to the next on its thread, so that a get
+/// allocates nothing but the value it returns: the buffer a block the cache does not take
+/// is read into (reused, it stays in the CPU's cache: the copy out of the page cache
+/// writes to memory already there), the key being looked for, and the cursor's key.
+#[derive(Default)]
+struct PointScratch {
+    buf: Vec<u8>,
+    target: Vec<u8>,
+    pos: Position,
 }
 
-/// Gives the scratch buffer back to this thread once the read holds nothing of it (when
-/// something still does, as after an error, the next read makes a new one).
-fn return_scratch(block: Block) {
-    if let Ok(buf) = block.into_bytes().try_into_mut() {
-        SCRATCH.with(|s| *s.borrow_mut() = buf);
-    }
+thread_local! {
+    static SCRATCH: std::cell::RefCell<PointScratch> = std::cell::RefCell::default();
 }
 
 /// Bytes a scan reads ahead in one call, so a sequential scan costs one read per window
@@ -319,31 +327,64 @@ impl TableReader {
         Ok(block)
     }
 
-    /// A data block for a point read, and whether it lies in this thread's scratch buffer
-    /// (then nothing may keep a reference to it past the read: see [`return_scratch`]).
-    /// A block the cache misses is read into the cache's buffers and cached when the
-    /// doorkeeper admits it ([`BlockCache::admit`]), else into the scratch buffer, which
-    /// is reused read after read and so stays in the CPU's cache: the copy out of the page
-    /// cache writes to memory already there.
-    fn point_block(&self, handle: Handle) -> Result<(Block, bool)> {
+    /// The data block at `handle` for a point read if it is mapped or cached, or if the
+    /// doorkeeper admits it to the cache ([`BlockCache::admit`]); `None` when the read
+    /// should go to the scratch buffer instead.
+    fn shared_point_block(&self, handle: Handle) -> Result<Option<Block>> {
         if self.mapped.is_some() {
-            return Ok((self.block(handle)?, false));
+            return self.block(handle).map(Some);
         }
         if let Some(block) = self.cache.get(self.number, handle.offset) {
-            return Ok((block, false));
+            return Ok(Some(block));
         }
         if self.cache.admit(self.number, handle.offset) {
-            return Ok((self.read_and_cache(handle)?, false));
+            return self.read_and_cache(handle).map(Some);
         }
-        let need = handle.size as usize + BLOCK_TRAILER;
-        let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        buf.resize(need, 0);
-        self.file.read_exact_at(&mut buf, handle.offset)?;
-        let bytes = verify(buf.freeze(), &self.path, handle)?;
-        Ok((
-            Block::decode(bytes, Arc::clone(&self.path), handle.offset)?,
-            true,
-        ))
+        Ok(None)
+    }
+
+    /// Looks for `s.target` in the data block at `handle`. The value found is shared with
+    /// the block when the block is the cache's or the mapping's, and copied out when it
+    /// was read into the scratch buffer, which the next read overwrites.
+    fn get_in_block(
+        &self,
+        handle: Handle,
+        user_key: &[u8],
+        s: &mut PointScratch,
+    ) -> Result<Option<Found>> {
+        if let Some(block) = self.shared_point_block(handle)? {
+            block
+                .view()
+                .seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
+            return self.found(&s.pos, user_key, || block.value(&s.pos));
+        }
+        s.buf.resize(handle.size as usize + BLOCK_TRAILER, 0);
+        self.file.read_exact_at(&mut s.buf, handle.offset)?;
+        let data = verify_slice(&s.buf, &self.path, handle)?;
+        let block = BlockRef::parse(data, &self.path, handle.offset)?;
+        block.seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
+        self.found(&s.pos, user_key, || {
+            Bytes::copy_from_slice(block.value(&s.pos))
+        })
+    }
+
+    /// What the entry at `pos`, just sought, says about `user_key`: nothing if it is
+    /// another key's; else its value (made by `value`) or its deletion.
+    fn found(
+        &self,
+        pos: &Position,
+        user_key: &[u8],
+        value: impl FnOnce() -> Bytes,
+    ) -> Result<Option<Found>> {
+        if !pos.valid() {
+            return Ok(None);
+        }
+        let (key, seq, kind) = ikey::decode(pos.key())
+            .ok_or_else(|| Error::corruption(&*self.path, 0, "undecodable internal key"))?;
+        Ok((key == user_key).then(|| match kind {
+            Kind::Put => Found::Value(seq, value()),
+            Kind::Delete => Found::Deleted(seq),
+        }))
     }
 
     /// A data block for a scan: from the cache if there, else from `window`, refilled
@@ -464,30 +505,13 @@ impl TableReader {
             });
         let mut result = None;
         if let Some(entry) = self.index_entries.get(i) {
-            let mut target = Vec::with_capacity(user_key.len() + ikey::TRAILER_LEN);
-            ikey::encode(&mut target, user_key, seq, Kind::Put);
-            let (block, scratch) = self.point_block(entry.handle)?;
-            let mut it = block.iter(ikey::cmp_encoded);
-            it.seek(&target)?;
-            if it.valid() {
-                let (key, found_seq, kind) = ikey::decode(it.key())
-                    .ok_or_else(|| Error::corruption(&*self.path, 0, "undecodable internal key"))?;
-                if key == user_key {
-                    result = Some(match kind {
-                        // A value in the scratch buffer is copied out: the buffer is
-                        // this thread's next read's.
-                        Kind::Put if scratch => {
-                            Found::Value(found_seq, Bytes::copy_from_slice(&it.value()))
-                        }
-                        Kind::Put => Found::Value(found_seq, it.value()),
-                        Kind::Delete => Found::Deleted(found_seq),
-                    });
-                }
-            }
-            drop(it);
-            if scratch {
-                return_scratch(block);
-            }
+            // Taken out of the thread's slot for the read and put back after it.
+            let mut scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+            scratch.target.clear();
+            ikey::encode(&mut scratch.target, user_key, seq, Kind::Put);
+            let found = self.get_in_block(entry.handle, user_key, &mut scratch);
+            SCRATCH.with(|s| *s.borrow_mut() = scratch);
+            result = found?;
         }
         if result.is_none() && self.bloom.is_some() {
             counters.false_positives.fetch_add(1, Relaxed);
