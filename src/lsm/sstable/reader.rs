@@ -358,9 +358,13 @@ impl TableReader {
                 .seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
             return self.found(&s.pos, user_key, || block.value(&s.pos));
         }
-        s.buf.resize(handle.size as usize + BLOCK_TRAILER, 0);
-        self.file.read_exact_at(&mut s.buf, handle.offset)?;
-        let data = verify_slice(&s.buf, &self.path, handle)?;
+        let need = handle.size as usize + BLOCK_TRAILER;
+        if s.buf.len() < need {
+            s.buf.resize(need, 0);
+        }
+        let buf = &mut s.buf[..need];
+        self.file.read_exact_at(buf, handle.offset)?;
+        let data = verify_slice(buf, &self.path, handle)?;
         let block = BlockRef::parse(data, &self.path, handle.offset)?;
         block.seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
         self.found(&s.pos, user_key, || {
