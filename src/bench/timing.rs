@@ -78,4 +78,42 @@ mod tests {
         assert_eq!(positions, (0..10).collect::<Vec<_>>());
         assert!(batch(4, 3, 10).is_empty());
     }
+
+    #[test]
+    fn one_worker_runs_on_the_calling_thread_and_many_split_the_range() {
+        let caller = std::thread::current().id();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let hist = parallel(1, 10, |w, range, hist| {
+            assert_eq!(std::thread::current().id(), caller);
+            seen.lock().unwrap().push((w, range));
+            hist.record(5).unwrap();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![(0, 0..10)]);
+        assert_eq!(hist.len(), 1);
+
+        seen.lock().unwrap().clear();
+        let hist = parallel(3, 10, |w, range, hist| {
+            assert_ne!(std::thread::current().id(), caller);
+            seen.lock().unwrap().push((w, range.clone()));
+            for _ in range {
+                hist.record(5).unwrap();
+            }
+            Ok(())
+        })
+        .unwrap();
+        let mut ranges = seen.lock().unwrap().clone();
+        ranges.sort_by_key(|(w, _)| *w);
+        assert_eq!(ranges, vec![(0, 0..3), (1, 3..6), (2, 6..10)]);
+        assert_eq!(hist.len(), 10);
+    }
+
+    #[test]
+    fn a_panicking_worker_is_an_error_with_one_thread_or_many() {
+        for threads in [1, 2] {
+            let result = parallel(threads, 4, |_, _, _| panic!("worker fails"));
+            assert!(result.is_err(), "{threads} thread(s)");
+        }
+    }
 }
