@@ -111,17 +111,35 @@ pub fn cmp(a_key: &[u8], a_seq: u64, b_key: &[u8], b_seq: u64) -> Ordering {
     cmp_bytes(a_key, b_key).then(b_seq.cmp(&a_seq))
 }
 
+/// An encoded internal key's user key and sequence number, as [`cmp_encoded`] orders
+/// them (bytes too few for a trailer, which no valid key has, read as an empty user key
+/// at sequence 0).
+#[inline]
+pub fn split(ikey: &[u8]) -> (&[u8], u64) {
+    let (key, trailer) = ikey.split_at(ikey.len().saturating_sub(TRAILER_LEN));
+    (key, trailer.try_into().map_or(0, u64::from_le_bytes) >> 8)
+}
+
 /// Compares two encoded internal keys (both must decode).
 pub fn cmp_encoded(a: &[u8], b: &[u8]) -> Ordering {
-    let (ak, at) = a.split_at(a.len().saturating_sub(TRAILER_LEN));
-    let (bk, bt) = b.split_at(b.len().saturating_sub(TRAILER_LEN));
-    let seq = |t: &[u8]| t.try_into().map_or(0, u64::from_le_bytes) >> 8;
-    cmp(ak, seq(at), bk, seq(bt))
+    let ((ak, aseq), (bk, bseq)) = (split(a), split(b));
+    cmp(ak, aseq, bk, bseq)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_agrees_with_decode_and_reads_a_short_key_as_empty() {
+        let mut k = Vec::new();
+        encode(&mut k, b"user", 42, Kind::Delete);
+        let (user, seq, _) = decode(&k).unwrap();
+        assert_eq!(split(&k), (user, seq));
+        assert_eq!(split(&k), (&b"user"[..], 42));
+        assert_eq!(split(b"short"), (&b""[..], 0));
+        assert_eq!(split(b""), (&b""[..], 0));
+    }
 
     #[test]
     fn the_fast_compare_agrees_with_byte_order() {

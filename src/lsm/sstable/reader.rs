@@ -61,8 +61,8 @@ pub struct TableReader {
     file: Box<dyn VfsFile>,
     path: Arc<Path>,
     number: u64,
-    index: Block,
-    /// The index decoded once, so a point read binary searches plain slices.
+    /// The index decoded once (its block is not kept), so a read binary searches plain
+    /// slices.
     index_entries: Vec<IndexEntry>,
     index_keys: Vec<u8>,
     /// The first 8 bytes of each entry's key as a big-endian integer
@@ -225,6 +225,10 @@ impl TableReader {
             index_prefixes.push(ikey::first_8_be(user));
             it.advance()?;
         }
+        // Held for the table's life: no room to spare.
+        index_entries.shrink_to_fit();
+        index_keys.shrink_to_fit();
+        index_prefixes.shrink_to_fit();
         let mapped = if mmap { file.map()? } else { None };
         let bloom = if footer.filter.size > 0 {
             let bytes = read_checked(file.as_ref(), &path, footer.filter)?;
@@ -240,7 +244,6 @@ impl TableReader {
             file,
             path,
             number,
-            index,
             index_entries,
             index_keys,
             index_prefixes,
@@ -474,14 +477,14 @@ impl TableReader {
         Ok(())
     }
 
-    fn handle_at(&self, index: &BlockIter) -> Result<Handle> {
-        let value = index.value_slice();
-        let mut r = Reader::new(value, &self.path, self.footer.index.offset);
-        let handle = Handle::decode(&mut r)?;
-        if handle.offset + u64::from(handle.size) > self.footer.index.offset {
-            return Err(r.corrupt("index points past the data blocks"));
-        }
-        Ok(handle)
+    /// The first index entry whose block's last key is at or after `(user_key, seq)`:
+    /// the block that holds that internal key if the table does (`index_entries.len()`
+    /// when it lies past the last block).
+    fn index_position(&self, user_key: &[u8], seq: u64) -> usize {
+        ikey::partition_by_prefix(&self.index_prefixes, &self.index_entries, user_key, |e| {
+            let key = &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
+            ikey::cmp(key, e.seq, user_key, seq).is_lt()
+        })
     }
 
     /// The newest version of `user_key` with sequence number at most `seq`, if the table
@@ -500,13 +503,7 @@ impl TableReader {
                 return Ok(None);
             }
         }
-        // The first block whose last key is at or after (user_key, seq).
-        let i =
-            ikey::partition_by_prefix(&self.index_prefixes, &self.index_entries, user_key, |e| {
-                let key =
-                    &self.index_keys[e.key_start as usize..(e.key_start + e.key_len) as usize];
-                ikey::cmp(key, e.seq, user_key, seq).is_lt()
-            });
+        let i = self.index_position(user_key, seq);
         let mut result = None;
         if let Some(entry) = self.index_entries.get(i) {
             // Taken out of the thread's slot for the read and put back after it.
@@ -548,7 +545,7 @@ impl TableReader {
     pub fn iter_after(self: &Arc<Self>, refills: u32) -> TableIter {
         TableIter {
             table: Arc::clone(self),
-            index: self.index.iter(ikey::cmp_encoded),
+            index: 0,
             data: None,
             window: Window {
                 refills,
@@ -562,7 +559,8 @@ impl TableReader {
 /// A two-level cursor: the index picks the block, the block iterator walks it.
 pub struct TableIter {
     table: Arc<TableReader>,
-    index: BlockIter,
+    /// The index entry of the block loaded (past the last: the end).
+    index: usize,
     data: Option<BlockIter>,
     window: Window,
     /// Where the last block read in order ended (with its CRC): the bytes from there to
@@ -579,8 +577,8 @@ impl TableIter {
     /// Loads the block the index cursor points at (or clears it at the end); `in_order`
     /// when it follows the block loaded last.
     fn load_block(&mut self, in_order: bool) -> Result<()> {
-        self.data = if self.index.valid() {
-            let handle = self.table.handle_at(&self.index)?;
+        self.data = if let Some(entry) = self.table.index_entries.get(self.index) {
+            let handle = entry.handle;
             match self.block_end {
                 Some(end) if in_order => self.table.check_gap(end, handle.offset, &self.window)?,
                 _ => {}
@@ -597,7 +595,7 @@ impl TableIter {
     /// Skips empty blocks forward until an entry or the end.
     fn skip_exhausted(&mut self) -> Result<()> {
         while self.data.as_ref().is_some_and(|d| !d.valid()) {
-            self.index.advance()?;
+            self.index += 1;
             self.load_block(true)?;
             if let Some(d) = &mut self.data {
                 d.seek_to_first()?;
@@ -628,7 +626,8 @@ impl InternalIterator for TableIter {
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.index.seek(target)?;
+        let (user_key, seq) = ikey::split(target);
+        self.index = self.table.index_position(user_key, seq);
         self.load_block(false)?;
         if let Some(d) = &mut self.data {
             d.seek(target)?;
@@ -637,7 +636,7 @@ impl InternalIterator for TableIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
-        self.index.seek_to_first()?;
+        self.index = 0;
         self.load_block(false)?;
         if let Some(d) = &mut self.data {
             d.seek_to_first()?;
