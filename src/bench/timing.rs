@@ -23,6 +23,10 @@ pub fn batch(b: u64, len: u64, total: u64) -> Range<u64> {
     b * len..((b + 1) * len).min(total)
 }
 
+fn worker_panicked() -> Error {
+    Error::invalid("a benchmark thread panicked")
+}
+
 /// Splits `0..total` over `threads` workers and merges their latency histograms.
 pub fn parallel<F>(threads: usize, total: u64, work: F) -> Result<Histogram<u64>>
 where
@@ -37,7 +41,7 @@ where
         return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             work(0, 0..total, &mut hist)
         }))
-        .unwrap_or_else(|_| Err(Error::invalid("a benchmark thread panicked")))
+        .unwrap_or_else(|_| Err(worker_panicked()))
         .map(|()| hist);
     }
     let results: Vec<Result<Histogram<u64>>> = std::thread::scope(|s| {
@@ -53,10 +57,7 @@ where
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::invalid("a benchmark thread panicked")))
-            })
+            .map(|h| h.join().unwrap_or_else(|_| Err(worker_panicked())))
             .collect()
     });
     let mut merged = histogram();
