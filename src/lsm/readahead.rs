@@ -48,13 +48,13 @@ fn helper() -> Option<&'static SyncSender<Request>> {
 /// Asks, from the helper thread when it has room, for `len` bytes of `table` at `offset`
 /// to be read into memory ahead of a scan.
 pub fn read_ahead(table: &Arc<TableReader>, offset: u64, len: u64) {
+    let Some(sender) = helper() else {
+        return table.prefetch(offset, len);
+    };
     let request = Request {
         table: Arc::clone(table),
         offset,
         len,
-    };
-    let Some(sender) = helper() else {
-        return table.prefetch(offset, len);
     };
     match sender.try_send(request) {
         Ok(()) => {}

@@ -355,23 +355,24 @@ impl TableReader {
         user_key: &[u8],
         s: &mut PointScratch,
     ) -> Result<Option<Found>> {
-        if let Some(block) = self.shared_point_block(handle)? {
-            block
-                .view()
-                .seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
-            return self.found(&s.pos, user_key, || block.value(&s.pos));
-        }
-        let need = handle.size as usize + BLOCK_TRAILER;
-        if s.buf.len() < need {
-            s.buf.resize(need, 0);
-        }
-        let buf = &mut s.buf[..need];
-        self.file.read_exact_at(buf, handle.offset)?;
-        let data = verify_slice(buf, &self.path, handle)?;
-        let block = BlockRef::parse(data, &self.path, handle.offset)?;
+        let shared = self.shared_point_block(handle)?;
+        let block = match &shared {
+            Some(block) => block.view(),
+            None => {
+                let need = handle.size as usize + BLOCK_TRAILER;
+                if s.buf.len() < need {
+                    s.buf.resize(need, 0);
+                }
+                let buf = &mut s.buf[..need];
+                self.file.read_exact_at(buf, handle.offset)?;
+                let data = verify_slice(buf, &self.path, handle)?;
+                BlockRef::parse(data, &self.path, handle.offset)?
+            }
+        };
         block.seek(&mut s.pos, &s.target, ikey::cmp_encoded)?;
-        self.found(&s.pos, user_key, || {
-            Bytes::copy_from_slice(block.value(&s.pos))
+        self.found(&s.pos, user_key, || match &shared {
+            Some(shared) => shared.value(&s.pos),
+            None => Bytes::copy_from_slice(block.value(&s.pos)),
         })
     }
 
