@@ -170,10 +170,10 @@ fn soak() {
     kit::faults::run(&btree(512), 10_000..20_000).unwrap();
 }
 
-/// With checkpoints in the commit that ends a cycle rather than on a thread of their own,
-/// every run of a seed makes the same calls in the same order: a failure replays exactly.
-#[test]
-fn crash_foreground_checkpoints() {
+/// Checkpoints in the commit that ends a cycle rather than on a thread of their own:
+/// every run of a seed makes the same calls in the same order, so a failure replays
+/// exactly.
+fn btree_foreground_checkpoints() -> Subject {
     let mut subject = Subject::engine(EngineKind::BTree, |o| {
         o.btree = BTreeOptions {
             background_checkpoints: false,
@@ -181,7 +181,25 @@ fn crash_foreground_checkpoints() {
         };
     });
     subject.name = "btree (512 B pages, checkpoints in the commit)".into();
-    kit::crash::run(&subject, CrashConfig::default(), 0..1000).unwrap();
+    subject
+}
+
+#[test]
+fn crash_foreground_checkpoints() {
+    kit::crash::run(
+        &btree_foreground_checkpoints(),
+        CrashConfig::default(),
+        0..1000,
+    )
+    .unwrap();
+}
+
+/// A fault in the checkpoint that a commit runs comes after the commit is durable: the
+/// write is acknowledged, and the failure poisons the store for the next call.
+#[test]
+fn faults_foreground_checkpoints() {
+    let fired = kit::faults::run(&btree_foreground_checkpoints(), 0..1500).unwrap();
+    assert!(fired > 700, "{fired}");
 }
 
 #[test]
@@ -598,6 +616,55 @@ mod behaviour {
                 store.check().unwrap();
             }
         }
+    }
+
+    /// A sync that fails inside the checkpoint a commit starts comes after that commit's
+    /// record is durable: the write is acknowledged, and the store is poisoned for the
+    /// next write, for `sync` and in `stats`. Every sync of the workload fails in turn.
+    #[test]
+    fn a_failed_checkpoint_acknowledges_the_commit_that_started_it() {
+        use kvlab::Error;
+        use kvlab::vfs::{Fault, FaultOp};
+        let foreground = BTreeOptions {
+            background_checkpoints: false,
+            ..BTreeOptions::tiny()
+        };
+        let mut acknowledged_then_poisoned = 0;
+        for nth in 1..200 {
+            let fs = Arc::new(SimFs::new());
+            let store = open(&fs, foreground.clone());
+            fs.inject(Fault::eio(FaultOp::Sync, nth));
+            let mut written = Vec::new();
+            for i in 0..300u32 {
+                let ok = store.put(&key(i), &[i as u8; 100]).is_ok();
+                if !ok {
+                    break;
+                }
+                written.push(i);
+                if engine(&store, "poisoned") == 1 {
+                    acknowledged_then_poisoned += 1;
+                    assert!(matches!(
+                        store.put(&key(9999), b"x"),
+                        Err(Error::Poisoned(_))
+                    ));
+                    assert!(matches!(store.sync(), Err(Error::Poisoned(_))));
+                    break;
+                }
+            }
+            drop(store);
+            fs.clear_faults();
+            fs.crash(nth);
+            let store = open(&fs, foreground.clone());
+            let held = store.scan(KeyRange::all()).unwrap().count();
+            assert_eq!(held, written.len(), "sync {nth} failed");
+            for &i in &written {
+                assert_eq!(store.get(&key(i)).unwrap().unwrap()[..], [i as u8; 100]);
+            }
+        }
+        assert!(
+            acknowledged_then_poisoned > 10,
+            "{acknowledged_then_poisoned} checkpoints failed after their commit"
+        );
     }
 
     #[test]

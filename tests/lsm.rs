@@ -95,7 +95,7 @@ fn readers_see_whole_batches() {
 mod behaviour {
     use std::sync::Arc;
 
-    use kvlab::lsm::{Lsm, LsmOptions};
+    use kvlab::lsm::{CompactionStyle, Lsm, LsmOptions};
     use kvlab::vfs::SimFs;
     use kvlab::{KeyRange, KvStore, Options, WriteBatch};
 
@@ -512,6 +512,64 @@ mod behaviour {
             .map(|n| kvlab::vfs::Vfs::file_len(fs.as_ref(), format!("/db/{n}").as_ref()).unwrap())
             .sum();
         assert_eq!(on_disk, 0, "a settled store keeps no WAL room");
+    }
+
+    /// A store settled leveled keeps its data in the levels below 0. Opened tiered, a
+    /// merge of every level-0 run must keep the deletions that cover those levels, and
+    /// opened leveled again everything is where it was left.
+    #[test]
+    fn a_style_switch_keeps_deletions_over_the_levels_below() {
+        let fs = Arc::new(SimFs::new());
+        let open_as = |style: CompactionStyle| {
+            let options = Options {
+                lsm: LsmOptions {
+                    compaction: style,
+                    ..LsmOptions::tiny()
+                },
+                ..Options::with_vfs(fs.clone())
+            };
+            Lsm::open("/db".as_ref(), options).unwrap()
+        };
+        let store = open_as(CompactionStyle::Leveled);
+        fill(&store, 2000, 1);
+        store.settle().unwrap();
+        assert!(store.level_tables()[1..].iter().any(|l| !l.is_empty()));
+        drop(store);
+
+        let store = open_as(CompactionStyle::Tiered);
+        store.delete(&key(5)).unwrap();
+        assert_eq!(store.get(&key(5)).unwrap(), None);
+        let merges = counter(&store, "compactions");
+        // New keys above the old ones, enough for level-0 merges of every run.
+        for round in 0..40u32 {
+            let mut batch = WriteBatch::new();
+            for i in 0..10 {
+                batch.put(&key(10_000 + round * 10 + i), &[7; 100]);
+            }
+            store.write(&batch).unwrap();
+        }
+        store.settle().unwrap();
+        assert!(
+            counter(&store, "compactions") > merges,
+            "no tiered merge ran"
+        );
+        assert_eq!(
+            store.get(&key(5)).unwrap(),
+            None,
+            "the deleted value came back"
+        );
+        assert_eq!(store.get(&key(6)).unwrap().unwrap()[..2], b"1:"[..]);
+        drop(store);
+
+        for style in [CompactionStyle::Tiered, CompactionStyle::Leveled] {
+            let store = open_as(style);
+            assert_eq!(store.get(&key(5)).unwrap(), None, "{style:?}");
+            assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 2000 - 1 + 400);
+            store.settle().unwrap();
+            assert_eq!(store.get(&key(5)).unwrap(), None, "{style:?}");
+            assert_no_leaks(&fs, &store);
+            drop(store);
+        }
     }
 
     #[test]

@@ -719,8 +719,13 @@ impl BTree {
         c.wal_frames
             .fetch_add(numbers.len() as u64, Ordering::Relaxed);
         let held_bytes = held as u64 * self.shared.pager.page_size() as u64;
-        if end > self.opts.wal_limit || held_bytes > self.opts.dirty_limit {
-            self.end_cycle(w, self.opts.background_checkpoints)?;
+        if (end > self.opts.wal_limit || held_bytes > self.opts.dirty_limit)
+            && let Err(e) = self.end_cycle(w, self.opts.background_checkpoints)
+        {
+            // The batch is committed and published: its write succeeded, whatever becomes
+            // of the checkpoint after it. The failure poisons the store, so the next write
+            // or sync reports it (and `stats` shows it).
+            self.poison(&e);
         }
         Ok(())
     }
@@ -1042,6 +1047,10 @@ impl KvStore for BTree {
                 load(&c.checkpoint_pages) * u64::from(h.page_size),
             ),
             ("checkpoints_deferred".into(), load(&c.checkpoints_deferred)),
+            (
+                "poisoned".into(),
+                u64::from(self.shared.poisoned.lock().is_some()),
+            ),
         ];
         stats
     }

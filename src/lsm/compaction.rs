@@ -15,6 +15,11 @@
 //! sum of the newer ones times `size_ratio`) are merged into one. Lower write
 //! amplification, higher space and read amplification.
 //!
+//! The style is a knob of the open store, not of its files: either picker is correct over
+//! any shape the other left. A leveled store opened tiered keeps its levels 1 to 6 as
+//! they are (reads still find them, and level-0 merges keep the deletions that cover
+//! them); a tiered store opened leveled merges its runs down like any level 0.
+//!
 //! Merging keeps only the newest version of each key (open scans read the old tables they
 //! pinned, so nothing they need is lost) and drops a deletion only when no older data for
 //! its key can remain below the output.
@@ -304,10 +309,17 @@ fn pick_tiered(version: &Version, opts: &LsmOptions) -> Option<Plan> {
         take += 1;
     }
     let take = take.max(opts.l0_trigger.max(2)).min(by_age.len());
+    let inputs: Vec<Arc<TableFile>> = by_age[..take].iter().map(|&t| Arc::clone(t)).collect();
+    // Deletions may go only if the merge takes every run and no deeper level holds its
+    // keys: a store once compacted leveled keeps tables in levels 1 to 6 that the tiered
+    // picker never merges, and a deletion dropped over them would bring their values back.
+    let (lo, hi) = key_range(&inputs)?;
+    let bottommost =
+        take == by_age.len() && (1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
     Some(Plan {
-        inputs: by_age[..take].iter().map(|t| (0, Arc::clone(t))).collect(),
+        inputs: inputs.into_iter().map(|t| (0, t)).collect(),
         output_level: 0,
-        bottommost: take == by_age.len(),
+        bottommost,
         memtable: None,
     })
 }

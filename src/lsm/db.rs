@@ -1272,6 +1272,7 @@ impl Inner {
             engine.push((format!("l{level}_bytes"), st.version.level_size(level)));
         }
         engine.push(("memtable_bytes".into(), st.mem.size() as u64));
+        let background_failed = st.bg_error.is_some();
         drop(st);
         let (hits, misses) = self.cache.hits_and_misses();
         let c = &self.counters;
@@ -1303,6 +1304,10 @@ impl Inner {
             (
                 "last_sequence".into(),
                 self.last_seq.load(Ordering::Relaxed),
+            ),
+            (
+                "poisoned".into(),
+                u64::from(self.poisoned.lock().is_some() || background_failed),
             ),
         ]);
         stats.engine = engine;
