@@ -572,6 +572,67 @@ mod behaviour {
         }
     }
 
+    /// A value that holds a copy of another store's log, whose records name the same log
+    /// number: when the record holding it is torn by a crash, recovery must not read the
+    /// records inside the value as claims about what was synced.
+    #[test]
+    fn a_torn_record_whose_value_embeds_log_records_recovers() {
+        use kvlab::vfs::{FileKind, Vfs};
+        let fs = Arc::new(SimFs::new());
+        let log_of = |dir: &str| -> String {
+            let names = fs.list(dir.as_ref()).unwrap();
+            let log = names.iter().find(|n| n.ends_with(".log")).unwrap();
+            format!("{dir}/{log}")
+        };
+        let options = || Options {
+            lsm: LsmOptions::default(),
+            ..Options::with_vfs(fs.clone())
+        };
+        let other = Lsm::open("/other".as_ref(), options()).unwrap();
+        for i in 0..20 {
+            other.put(&key(i), &[b'o'; 200]).unwrap();
+        }
+        drop(other);
+        let other_log = log_of("/other");
+        let copied = fs
+            .open(other_log.as_ref(), FileKind::Wal)
+            .unwrap()
+            .read_all()
+            .unwrap();
+        let copied = &copied[..20 * 240];
+
+        let store = Lsm::open("/db".as_ref(), options()).unwrap();
+        store.put(&key(1), b"acknowledged").unwrap();
+        let mut value = copied.to_vec();
+        value.extend_from_slice(&[0x5a; 2000]);
+        store.put(&key(2), &value).unwrap();
+        drop(store);
+        let path = log_of("/db");
+        assert_eq!(
+            path.rsplit('/').next(),
+            other_log.rsplit('/').next(),
+            "the copy names this store's log"
+        );
+        // The crash tears the second record after the copy inside its value.
+        let file = fs.open(path.as_ref(), FileKind::Wal).unwrap();
+        let bytes = file.read_all().unwrap();
+        let copy_at = bytes
+            .windows(copied.len())
+            .position(|w| w == copied)
+            .unwrap();
+        file.truncate((copy_at + copied.len() + 100) as u64)
+            .unwrap();
+        file.sync().unwrap();
+        drop(file);
+
+        let store = Lsm::open("/db".as_ref(), options()).unwrap();
+        assert_eq!(
+            store.get(&key(1)).unwrap().as_deref(),
+            Some(&b"acknowledged"[..])
+        );
+        assert_eq!(store.get(&key(2)).unwrap(), None);
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

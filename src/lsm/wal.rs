@@ -192,17 +192,12 @@ pub fn read_records_of(
                 }
                 // Was the bad spot durable? Look for an intact record further on that
                 // says so.
-                for later in at + 1..data.len().saturating_sub(HEADER_LEN - 1) {
-                    if let Some((_, synced, _)) = header_at(data, later)
-                        && synced > at as u64
-                        && ours(later).is_some()
-                    {
-                        return Err(Error::corruption(
-                            path,
-                            at as u64,
-                            format!("damaged log record inside data synced up to byte {synced}"),
-                        ));
-                    }
+                if let Some(synced) = later_claim(data, at, &ours) {
+                    return Err(Error::corruption(
+                        path,
+                        at as u64,
+                        format!("damaged log record inside data synced up to byte {synced}"),
+                    ));
                 }
                 break;
             }
@@ -212,6 +207,33 @@ pub fn read_records_of(
         records,
         valid_len: at,
     })
+}
+
+/// The first claim, by an intact record of this log after the damaged record at `at`,
+/// that the bytes at `at` were synced: the `synced` field of such a record, if any.
+///
+/// Only a record that stands where a record may start can claim anything. Bytes inside
+/// the extent that an intact header gives a record are that record's payload, whatever
+/// they hold (a value may be a copy of a log, records and all), so the search steps over
+/// them; and a record written at offset `o` cannot have known of more than `o` synced
+/// bytes, so a larger claim is payload that merely looks like a record.
+fn later_claim(
+    data: &[u8],
+    at: usize,
+    ours: &dyn Fn(usize) -> Option<(std::ops::Range<usize>, u64)>,
+) -> Option<u64> {
+    let mut later = at;
+    while later + HEADER_LEN <= data.len() {
+        let Some((len, synced, _)) = header_at(data, later) else {
+            later += 1;
+            continue;
+        };
+        if later > at && synced > at as u64 && synced <= later as u64 && ours(later).is_some() {
+            return Some(synced);
+        }
+        later = later.checked_add(HEADER_LEN + len)?;
+    }
+    None
 }
 
 /// Records under this many bytes grow a stepped log (see [`LogWriter::stepped`]) by a
@@ -505,6 +527,31 @@ mod tests {
         // A cut tail is still a torn append, not corruption.
         for cut in 0..data.len() {
             assert!(one_by_one(&data[..cut]).is_ok(), "cut at {cut}");
+        }
+    }
+
+    /// A value that holds a copy of a log record (here, claiming a megabyte synced, and
+    /// claiming the bytes before it): when the record holding the value is torn, the
+    /// copy inside it is payload, not a claim, and the log ends before the torn record.
+    #[test]
+    fn a_record_inside_a_torn_record_claims_nothing() {
+        for claim in [1u64 << 20, 10] {
+            let mut inner = Vec::new();
+            encode_record(&mut inner, b"an embedded record", claim).unwrap();
+            let mut payload = b"value: ".to_vec();
+            payload.extend_from_slice(&inner);
+            payload.extend_from_slice(&[0x5a; 600]);
+            let mut data = log(&[b"acknowledged"], true);
+            let first_end = data.len();
+            encode_record(&mut data, &payload, first_end as u64).unwrap();
+            // Torn: the embedded record is there, the end of the outer one is not.
+            data.truncate(data.len() - 300);
+            let c = read_records(&data, Path::new("l"), Appends::MaybeConcurrent).unwrap();
+            assert_eq!(
+                (c.records.len(), c.valid_len),
+                (1, first_end),
+                "claim {claim}"
+            );
         }
     }
 
