@@ -19,7 +19,8 @@
 //! Telling a torn tail from real corruption: a record's `synced` field says how much of the
 //! file had been synced before it was written. If any intact record further on claims the
 //! bad spot was synced, the damage is inside data that was durable: `Error::Corruption`.
-//! (Damage to the very last synced record, with nothing after it, looks like a torn tail;
+//! Bytes inside another record's extent are payload, never such a record (see
+//! `later_claim`). (Damage to the very last synced record, with nothing after it, looks like a torn tail;
 //! no log can tell the two apart without another durable write.)
 
 use std::path::Path;
