@@ -34,9 +34,8 @@ const MAX_NAME_LEN: usize = 32;
 const HEADER_LEN: usize = MAGIC.len() + 2 + 1;
 const TRAILER_LEN: usize = 4 + 4;
 
-/// Names a directory may hold besides the identity file and still count as empty: the lock
-/// file, and the temporary file of an identity whose install a crash interrupted.
-const LEFTOVERS: [&str; 2] = [vfs::LOCK_FILE, "KVLAB.tmp"];
+/// The temporary file an identity is written to before it is renamed into place.
+const IDENTITY_TMP: &str = "KVLAB.tmp";
 
 /// What the identity file says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,10 +139,12 @@ fn inspect(vfs: &dyn Vfs, dir: &Path, engine: &str, format: u32) -> Result<Conte
         });
     }
     let names = vfs.list(dir)?;
-    let others: Vec<&String> = names
-        .iter()
-        .filter(|n| !LEFTOVERS.contains(&n.as_str()))
-        .collect();
+    let mut others: Vec<&String> = Vec::new();
+    for name in &names {
+        if !is_leftover(vfs, dir, name)? {
+            others.push(name);
+        }
+    }
     if others.is_empty() {
         return Ok(Contents::Empty);
     }
@@ -178,6 +179,28 @@ fn inspect(vfs: &dyn Vfs, dir: &Path, engine: &str, format: u32) -> Result<Conte
         )));
     }
     Ok(Contents::Store)
+}
+
+/// Whether `name` in `dir` is a file a claim of `dir` makes before the identity file is in
+/// place, so that a directory holding only such files counts as empty: the lock file as
+/// the lock makes it (empty), or the identity's temporary file as a crash may leave it
+/// (empty, zeros, or the start of an identity). A file of the same name with anything else in it
+/// belongs to someone else.
+fn is_leftover(vfs: &dyn Vfs, dir: &Path, name: &str) -> Result<bool> {
+    let path = dir.join(name);
+    if name == vfs::LOCK_FILE {
+        return Ok(!vfs.is_dir(&path)? && vfs.file_len(&path)? == 0);
+    }
+    if name != IDENTITY_TMP || vfs.is_dir(&path)? {
+        return Ok(false);
+    }
+    if vfs.file_len(&path)? > (HEADER_LEN + MAX_NAME_LEN + TRAILER_LEN) as u64 {
+        return Ok(false);
+    }
+    // (A crash that drops the write but keeps the file's length leaves zeros.)
+    let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
+    let magic = &bytes[..bytes.len().min(MAGIC.len())];
+    Ok(MAGIC.starts_with(magic) || bytes.iter().all(|&b| b == 0))
 }
 
 /// Creates every missing directory down to `dir` and makes each new name durable.
@@ -323,6 +346,23 @@ mod tests {
             before,
             "nothing touched, no LOCK"
         );
+
+        // A lock file or an identity's temporary file that the claim did not make: the
+        // directory is someone else's, and both stay as they were.
+        for (name, content) in [("LOCK", &b"pid 4242"[..]), ("KVLAB.tmp", b"my notes")] {
+            let dir = format!("/f-{name}");
+            fs.create_dir_all(dir.as_ref()).unwrap();
+            let path = format!("{dir}/{name}");
+            let file = fs.create(path.as_ref(), FileKind::Other).unwrap();
+            file.append(content).unwrap();
+            file.sync().unwrap();
+            drop(file);
+            let err = claim(&fs, dir.as_ref(), "lsm", 7).unwrap_err();
+            assert!(matches!(err, Error::NotAStore { .. }), "{name}: {err}");
+            assert_eq!(fs.list(dir.as_ref()).unwrap(), vec![name.to_string()]);
+            let file = fs.open(path.as_ref(), FileKind::Other).unwrap();
+            assert_eq!(file.read_all().unwrap(), content);
+        }
 
         fs.create(Path::new("/file"), FileKind::Other).unwrap();
         assert!(matches!(

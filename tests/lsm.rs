@@ -633,6 +633,84 @@ mod behaviour {
         assert_eq!(store.get(&key(2)).unwrap(), None);
     }
 
+    /// The live manifest's path.
+    fn manifest_path(fs: &SimFs) -> String {
+        let names = kvlab::vfs::Vfs::list(fs, "/db".as_ref()).unwrap();
+        let manifest = names.iter().find(|n| n.starts_with("MANIFEST-")).unwrap();
+        format!("/db/{manifest}")
+    }
+
+    /// A table the manifest names but the directory lacks, and a manifest cut back to an
+    /// older version (naming tables compacted away since): both are corruption naming
+    /// the missing file, not a bare "not found".
+    #[test]
+    fn a_missing_table_or_an_older_manifest_is_corruption() {
+        use kvlab::Error;
+        use kvlab::vfs::{FileKind, Vfs};
+        for case in ["missing table", "older manifest"] {
+            let fs = Arc::new(SimFs::new());
+            let options = || Options {
+                lsm: LsmOptions {
+                    manifest_limit: 1 << 30,
+                    ..LsmOptions::tiny()
+                },
+                ..Options::with_vfs(fs.clone())
+            };
+            let store = Lsm::open("/db".as_ref(), options()).unwrap();
+            fill_scrambled(&store, 1000, 1);
+            store.settle().unwrap();
+            let manifest = manifest_path(&fs);
+            let older = fs.file_len(manifest.as_ref()).unwrap();
+            fill_scrambled(&store, 1000, 2);
+            store.settle().unwrap();
+            drop(store);
+            match case {
+                "missing table" => {
+                    let names = fs.list("/db".as_ref()).unwrap();
+                    let table = names.iter().find(|n| n.ends_with(".sst")).unwrap();
+                    fs.remove(format!("/db/{table}").as_ref()).unwrap();
+                }
+                _ => {
+                    let file = fs.open(manifest.as_ref(), FileKind::Manifest).unwrap();
+                    file.truncate(older).unwrap();
+                    file.sync().unwrap();
+                }
+            }
+            let err = Lsm::open("/db".as_ref(), options()).unwrap_err();
+            assert!(
+                matches!(&err, Error::Corruption { file, .. } if file.to_string_lossy().ends_with(".sst")),
+                "{case}: {err}"
+            );
+        }
+    }
+
+    /// The manifest grows by an edit per flush and compaction; past `manifest_limit` a
+    /// new one holding the version whole takes its place, and the store reopens whole.
+    #[test]
+    fn the_manifest_rolls_over_past_its_limit() {
+        use kvlab::vfs::Vfs;
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs);
+        let limit = LsmOptions::tiny().manifest_limit;
+        let mut largest = 0;
+        for generation in 1..=6 {
+            fill_scrambled(&store, 1000, generation);
+            largest = largest.max(fs.file_len(manifest_path(&fs).as_ref()).unwrap());
+        }
+        assert!(counter(&store, "manifest_rolls") >= 2);
+        assert!(largest < 2 * limit, "the manifest reached {largest} bytes");
+        let names = fs.list("/db".as_ref()).unwrap();
+        assert_eq!(
+            names.iter().filter(|n| n.starts_with("MANIFEST-")).count(),
+            1
+        );
+        drop(store);
+        let store = open(&fs);
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 1000);
+        assert!(store.get(&key(17)).unwrap().unwrap().starts_with(b"6:"));
+        assert_no_leaks(&fs, &store);
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

@@ -57,7 +57,7 @@ use super::iter::{InternalIterator, MergeIter};
 use super::level_iter::LevelIter;
 use super::memtable::{BatchEntry, MemValue, Memtable};
 use super::sstable::reader::{FilterCounters, Found};
-use super::version::{LEVELS, TableFile, TableMeta, Version, VersionEdit};
+use super::version::{LEVELS, TableFile, TableMeta, Version, VersionEdit, table_path};
 use super::wal::{self, LogWriter};
 use super::{CompactionStyle, LsmOptions};
 use crate::error::{Error, Result};
@@ -113,6 +113,7 @@ struct Counters {
     stalls: AtomicU64,
     stall_micros: AtomicU64,
     group_commits: AtomicU64,
+    manifest_rolls: AtomicU64,
 }
 
 /// What the background threads and the write leader share.
@@ -157,7 +158,7 @@ struct Inner {
     wal: Mutex<LogWriter>,
     /// Taken by the commit leader, inside `wal`'s lock.
     syncer: Mutex<Option<WalSyncer>>,
-    manifest: Mutex<LogWriter>,
+    manifest: Mutex<Manifest>,
     last_seq: AtomicU64,
     commit: Mutex<CommitQueue>,
     commit_cv: Condvar,
@@ -175,6 +176,14 @@ struct Inner {
     filter: FilterCounters,
     counters: Counters,
     _lock: StoreDir,
+}
+
+/// The live manifest: its log, its file number, and the WAL number its edits have
+/// reached (what a new manifest's first record must repeat).
+struct Manifest {
+    log: LogWriter,
+    number: u64,
+    log_number: u64,
 }
 
 /// The LSM tree engine.
@@ -423,7 +432,7 @@ struct Recovered {
     version: Version,
     wal: LogWriter,
     wal_number: u64,
-    manifest: LogWriter,
+    manifest: Manifest,
     next_file: u64,
     last_seq: u64,
 }
@@ -466,6 +475,13 @@ pub fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ManifestState>>
         return Ok(None);
     };
     let path = dir.join(&name);
+    if !vfs.exists(&path)? {
+        return Err(Error::corruption(
+            dir.join(CURRENT),
+            0,
+            format!("CURRENT names {name}, which is missing"),
+        ));
+    }
     let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
     let contents = wal::read_records(&bytes, &path, wal::Appends::SyncedOneByOne)?;
     if contents.records.is_empty() {
@@ -546,6 +562,16 @@ fn recover(
     }
     let shared: Arc<dyn Vfs> = vfs.clone();
     let open_table = |meta: &TableMeta| -> Result<Arc<TableFile>> {
+        let path = table_path(dir, meta.number);
+        if !vfs.exists(&path)? {
+            // The manifest names a table the directory does not hold: lost, or the
+            // manifest is older than the directory (cut back, or restored from a copy).
+            return Err(Error::corruption(
+                &path,
+                0,
+                "a table the manifest names is missing",
+            ));
+        }
         Ok(Arc::new(TableFile::open(
             Arc::clone(&shared),
             dir,
@@ -644,29 +670,9 @@ fn recover(
         log_number: Some(wal_number),
         next_file: Some(next_file),
         last_seq: Some(last_seq),
-        added: version
-            .levels
-            .iter()
-            .enumerate()
-            .flat_map(|(l, ts)| ts.iter().map(move |t| (l, t.meta.clone())))
-            .collect(),
-        removed: Vec::new(),
+        ..whole_version(&version)
     };
-    let mut record = Vec::new();
-    wal::encode_record(&mut record, &snapshot.encode(), 0)?;
-    let manifest_file = vfs.create(
-        &dir.join(manifest_name(manifest_number)),
-        FileKind::Manifest,
-    )?;
-    manifest_file.append(&record)?;
-    manifest_file.sync()?;
-    vfs.sync_dir(dir)?;
-    vfs::write_file_atomic(
-        vfs.as_ref(),
-        &dir.join(CURRENT),
-        FileKind::Manifest,
-        format!("{}\n", manifest_name(manifest_number)).as_bytes(),
-    )?;
+    let manifest = write_manifest(vfs.as_ref(), dir, manifest_number, &snapshot)?;
 
     // Now the old WALs, manifest and any table no version names are garbage.
     let live: std::collections::HashSet<u64> = version.numbers().collect();
@@ -683,15 +689,56 @@ fn recover(
     }
     vfs.sync_dir(dir)?;
 
-    let manifest_len = record.len() as u64;
     Ok(Recovered {
         version,
         wal: LogWriter::stepped(wal_file, wal_step(opts)),
         wal_number,
-        manifest: LogWriter::new(manifest_file, manifest_len),
+        manifest: Manifest {
+            log: manifest,
+            number: manifest_number,
+            log_number: wal_number,
+        },
         next_file,
         last_seq,
     })
+}
+
+/// An edit that adds every table of `version` at its level: the first record of a new
+/// manifest.
+fn whole_version(version: &Version) -> VersionEdit {
+    VersionEdit {
+        added: version
+            .levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, ts)| ts.iter().map(move |t| (l, t.meta.clone())))
+            .collect(),
+        ..VersionEdit::default()
+    }
+}
+
+/// Writes manifest `number` holding `snapshot` alone, makes it durable, and installs it
+/// as the live one (CURRENT names it). Until CURRENT is replaced, the manifest before it
+/// stays the live one, whole.
+fn write_manifest(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    number: u64,
+    snapshot: &VersionEdit,
+) -> Result<LogWriter> {
+    let mut record = Vec::new();
+    wal::encode_record(&mut record, &snapshot.encode(), 0)?;
+    let file = vfs.create(&dir.join(manifest_name(number)), FileKind::Manifest)?;
+    file.append(&record)?;
+    file.sync()?;
+    vfs.sync_dir(dir)?;
+    vfs::write_file_atomic(
+        vfs,
+        &dir.join(CURRENT),
+        FileKind::Manifest,
+        format!("{}\n", manifest_name(number)).as_bytes(),
+    )?;
+    Ok(LogWriter::new(file, record.len() as u64))
 }
 
 impl Inner {
@@ -1023,23 +1070,58 @@ impl Inner {
             // The new tables' names must be durable before the manifest names them.
             self.sync_dir()?;
         }
+        let mut manifest = self.manifest.lock();
+        edit.next_file = Some(self.state.lock().next_file);
+        edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
+        let mut record = Vec::new();
+        wal::encode_record(&mut record, &edit.encode(), manifest.log.synced())?;
+        if let Err(e) = manifest
+            .log
+            .append(&record)
+            .and_then(|()| manifest.log.sync())
         {
-            let mut manifest = self.manifest.lock();
-            edit.next_file = Some(self.state.lock().next_file);
-            edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
-            let mut record = Vec::new();
-            wal::encode_record(&mut record, &edit.encode(), manifest.synced())?;
-            if let Err(e) = manifest.append(&record).and_then(|()| manifest.sync()) {
-                self.poison(&e);
-                return Err(e);
-            }
+            self.poison(&e);
+            return Err(e);
         }
-        let mut st = self.state.lock();
-        st.version = Arc::new(next);
-        drop(st);
+        if let Some(log) = edit.log_number {
+            manifest.log_number = log;
+        }
+        let next = Arc::new(next);
+        self.state.lock().version = Arc::clone(&next);
         for t in obsolete {
             t.mark_obsolete();
         }
+        if manifest.log.len() > self.opts.manifest_limit {
+            self.roll_manifest(&mut manifest, &next)
+                .inspect_err(|e| self.poison(e))?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new manifest holding `version` whole, in place of `manifest`, which has
+    /// grown past `manifest_limit` with edits: without this it would grow for as long as
+    /// the store stays open. A failure poisons the store, since which manifest CURRENT
+    /// names after a crash is then unknown.
+    fn roll_manifest(&self, manifest: &mut Manifest, version: &Version) -> Result<()> {
+        let number = self.alloc_number();
+        let snapshot = VersionEdit {
+            log_number: Some(manifest.log_number),
+            next_file: Some(self.state.lock().next_file),
+            last_seq: Some(self.last_seq.load(Ordering::Acquire)),
+            ..whole_version(version)
+        };
+        let log = write_manifest(self.vfs.as_ref(), &self.dir, number, &snapshot)?;
+        let old = std::mem::replace(
+            manifest,
+            Manifest {
+                log,
+                number,
+                log_number: manifest.log_number,
+            },
+        );
+        // Best effort: a leftover manifest is removed at the next open.
+        let _ = self.vfs.remove(&self.dir.join(manifest_name(old.number)));
+        self.counters.manifest_rolls.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -1301,6 +1383,7 @@ impl Inner {
             ("write_stalls".into(), load(&c.stalls)),
             ("write_stall_micros".into(), load(&c.stall_micros)),
             ("group_commits".into(), load(&c.group_commits)),
+            ("manifest_rolls".into(), load(&c.manifest_rolls)),
             (
                 "last_sequence".into(),
                 self.last_seq.load(Ordering::Relaxed),

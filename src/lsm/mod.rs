@@ -72,6 +72,9 @@ pub struct LsmOptions {
     pub base_level_size: u64,
     /// Largest group of batches one commit takes.
     pub max_group_bytes: usize,
+    /// Bytes the manifest may grow to with edits before a new one, holding the version
+    /// whole, takes its place.
+    pub manifest_limit: u64,
 }
 
 impl Default for LsmOptions {
@@ -91,6 +94,7 @@ impl Default for LsmOptions {
             target_file_size: 2 << 20,
             base_level_size: 64 << 20,
             max_group_bytes: 4 << 20,
+            manifest_limit: 4 << 20,
         }
     }
 }
@@ -104,6 +108,7 @@ impl LsmOptions {
             block_cache: 64 << 10,
             target_file_size: 8 << 10,
             base_level_size: 32 << 10,
+            manifest_limit: 4 << 10,
             ..LsmOptions::default()
         }
     }
@@ -141,11 +146,12 @@ impl LsmOptions {
             "target_file_size" => self.target_file_size = size()?,
             "base_level_size" => self.base_level_size = size()?,
             "max_group_bytes" => self.max_group_bytes = size()? as usize,
+            "manifest_limit" => self.manifest_limit = size()?,
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown lsm option '{name}' (memtable_size, block_size, restart_interval, \
                      bloom_bits, block_cache, mmap_reads, compaction, size_ratio, l0_trigger, l0_slowdown, \
-                     l0_stop, target_file_size, base_level_size, max_group_bytes)"
+                     l0_stop, target_file_size, base_level_size, max_group_bytes, manifest_limit)"
                 )));
             }
         }
