@@ -667,6 +667,71 @@ mod behaviour {
         );
     }
 
+    /// Frames of the buffer pool the hand looks at while one batch runs on a copy of
+    /// `fs`: the batch's work in the pool.
+    fn pool_work(fs: &SimFs, options: &BTreeOptions, batch: &WriteBatch) -> u64 {
+        let fs = Arc::new(fs.fork());
+        let store = open(&fs, options.clone());
+        let before = engine(&store, "pool_frames_swept");
+        store.write(batch).unwrap();
+        engine(&store, "pool_frames_swept") - before
+    }
+
+    /// A batch that deletes many keys after a settle pins every page it changes until it
+    /// commits. The pool's work must stay linear in the pages the batch touches: twice the
+    /// keys, or twice the overflow pages freed, cost about twice the work.
+    #[test]
+    fn a_batch_costs_the_pool_work_linear_in_its_pages() {
+        let options = BTreeOptions {
+            page_size: 4096,
+            pool_size: 256 << 10,
+            ..BTreeOptions::default()
+        };
+        let fs = Arc::new(SimFs::new());
+        let store = open(&fs, options.clone());
+        for chunk in (0..12_000u32).collect::<Vec<_>>().chunks(1000) {
+            let mut batch = WriteBatch::new();
+            for &i in chunk {
+                batch.put(&key(i), &[i as u8; 1100]);
+            }
+            store.write(&batch).unwrap();
+        }
+        for i in 0..4u32 {
+            store
+                .put(&key(100_000 + i), &vec![i as u8; 2 << 20])
+                .unwrap();
+        }
+        store.settle().unwrap();
+        drop(store);
+
+        let deletes = |keys: std::ops::Range<u32>| {
+            let mut batch = WriteBatch::new();
+            for i in keys {
+                batch.delete(&key(i * 3));
+            }
+            batch
+        };
+        let one = pool_work(&fs, &options, &deletes(0..1500));
+        let two = pool_work(&fs, &options, &deletes(0..3000));
+        assert!(
+            two < 5 * one / 2,
+            "deleting 1500 keys swept {one} frames, 3000 keys {two}"
+        );
+        let big = |n: u32| {
+            let mut batch = WriteBatch::new();
+            for i in 0..n {
+                batch.delete(&key(100_000 + i));
+            }
+            batch
+        };
+        let one = pool_work(&fs, &options, &big(2));
+        let two = pool_work(&fs, &options, &big(4));
+        assert!(
+            two < 5 * one / 2,
+            "freeing 2 values of 2 MiB swept {one} frames, 4 values {two}"
+        );
+    }
+
     #[test]
     fn a_flipped_byte_in_the_database_file_is_corruption() {
         let fs = Arc::new(SimFs::new());

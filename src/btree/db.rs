@@ -1017,7 +1017,7 @@ impl KvStore for BTree {
     fn stats(&self) -> Stats {
         let mut stats = Stats::from_io(self.shared.vfs.counters());
         let h = self.header();
-        let (hits, misses) = self.shared.pager.pool_hits_and_misses();
+        let (hits, misses, swept) = self.shared.pager.pool_counters();
         let c = &self.shared.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         stats.engine = vec![
@@ -1038,6 +1038,7 @@ impl KvStore for BTree {
             ),
             ("pool_hits".into(), hits),
             ("pool_misses".into(), misses),
+            ("pool_frames_swept".into(), swept),
             ("commits".into(), load(&c.commits)),
             ("wal_frames".into(), load(&c.wal_frames)),
             ("wal_bytes".into(), self.writer.lock().log().len()),

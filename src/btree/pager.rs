@@ -218,6 +218,14 @@ fn weight(page: &Page) -> u8 {
 }
 
 /// A CLOCK cache of clean pages.
+///
+/// A frame whose page someone else holds (a reader, or a writer's transaction keeping
+/// the page as it was before its change) is pinned: the hand passes it by. A batch that
+/// changes many pages pins them all until it commits, so the pool may hold no frame to
+/// give up; then it grows past its capacity, and gives frames back as the hand finds
+/// them cold again. The hand looks at most [`SWEEP`] frames per new page, so a page
+/// costs the same however many frames are pinned (a sweep of every frame per page made
+/// a batch's time grow with the square of its pages).
 struct Pool {
     capacity: usize,
     frames: Vec<Frame>,
@@ -225,7 +233,12 @@ struct Pool {
     hand: usize,
     hits: u64,
     misses: u64,
+    /// Frames the hand has looked at, all sweeps together.
+    swept: u64,
 }
+
+/// The most frames the hand looks at for one new page.
+const SWEEP: usize = 64;
 
 impl Pool {
     fn get(&mut self, number: u64) -> Option<Arc<Page>> {
@@ -248,19 +261,40 @@ impl Pool {
             self.frames[i] = frame;
             return;
         }
+        let frame = Frame {
+            number,
+            page,
+            chances: fresh,
+        };
         if self.frames.len() < self.capacity {
             self.index.insert(number, self.frames.len());
-            self.frames.push(Frame {
-                number,
-                page,
-                chances: fresh,
-            });
+            self.frames.push(frame);
             return;
         }
-        // Sweep: clear reference bits, skip pinned frames, take the first cold one. Two
-        // full turns find one unless every frame is pinned; then the pool runs over
-        // capacity rather than fail.
-        for _ in 0..2 * self.frames.len() {
+        match self.victim() {
+            Some(i) => {
+                self.index.remove(&self.frames[i].number);
+                self.index.insert(number, i);
+                self.frames[i] = frame;
+                // Over capacity since pages were pinned: give one more frame back.
+                if self.frames.len() > self.capacity
+                    && let Some(j) = self.victim()
+                {
+                    self.remove(j);
+                }
+            }
+            None => {
+                self.index.insert(number, self.frames.len());
+                self.frames.push(frame);
+            }
+        }
+    }
+
+    /// A frame to give up, if the hand finds one within [`SWEEP`] frames: not pinned,
+    /// its chances spent. The hand takes a chance from each used frame it passes.
+    fn victim(&mut self) -> Option<usize> {
+        for _ in 0..SWEEP.min(2 * self.frames.len()) {
+            self.swept += 1;
             let i = self.hand % self.frames.len();
             self.hand = i + 1;
             let frame = &mut self.frames[i];
@@ -271,22 +305,18 @@ impl Pool {
                 frame.chances -= 1;
                 continue;
             }
-            self.index.remove(&frame.number);
-            self.index.insert(number, i);
-            let frame = Frame {
-                number,
-                page,
-                chances: fresh,
-            };
-            self.frames[i] = frame;
-            return;
+            return Some(i);
         }
-        self.index.insert(number, self.frames.len());
-        self.frames.push(Frame {
-            number,
-            page,
-            chances: fresh,
-        });
+        None
+    }
+
+    /// Drops frame `i`; the last frame takes its place.
+    fn remove(&mut self, i: usize) {
+        self.index.remove(&self.frames[i].number);
+        self.frames.swap_remove(i);
+        if let Some(moved) = self.frames.get(i) {
+            self.index.insert(moved.number, i);
+        }
     }
 }
 
@@ -424,6 +454,7 @@ impl Pager {
                 hand: 0,
                 hits: 0,
                 misses: 0,
+                swept: 0,
             }),
         };
         pager.remap()?;
@@ -584,10 +615,10 @@ impl Pager {
         }
     }
 
-    /// (hits, misses) of the buffer pool.
-    pub fn pool_hits_and_misses(&self) -> (u64, u64) {
+    /// (hits, misses, frames swept) of the buffer pool.
+    pub fn pool_counters(&self) -> (u64, u64, u64) {
         let pool = self.pool.lock();
-        (pool.hits, pool.misses)
+        (pool.hits, pool.misses, pool.swept)
     }
 
     /// Pages cached now.
@@ -653,7 +684,7 @@ mod tests {
         assert!(pager.pool_len() <= 17, "the pool keeps to its capacity");
         let seven = pager.read_db(7, true).unwrap();
         assert_eq!(seven.cells(), 1);
-        let (hits, misses) = pager.pool_hits_and_misses();
+        let (hits, misses, _) = pager.pool_counters();
         assert!(hits >= 1 && misses >= 30, "{hits} {misses}");
         assert!(
             pager.read_db(0, true).is_err(),
