@@ -24,7 +24,8 @@
 //! far into the WAL that commit reached. Page `n` is the newest image of it that a commit
 //! before that point left in the index, if any, else page `n` of the database file. A scan
 //! holds its snapshot to the end, so it sees one state while the writer goes on. The index
-//! keeps an older image of a page only while a snapshot that sees it is open.
+//! keeps an older image of a page only while a snapshot that sees it is open: one image per
+//! page and older snapshot, however many commits change the page meanwhile.
 //!
 //! # A checkpoint
 //!
@@ -42,9 +43,13 @@
 //! A crash at any point leaves either the frozen cycle (replayed again onto whatever the
 //! checkpoint left in the file: see wal.rs for why that is sound) or a synced database
 //! file. Overwriting the database file would pull pages from under a reader of a snapshot
-//! older than the frozen cycle's end, so a cycle ends only when no such reader is left
-//! (else it goes on, and ending it is tried again after a later commit). Such a reader
-//! holds back the memory of the pages changed meanwhile as well.
+//! older than the frozen cycle's end, so before it writes, the checkpoint pins for each
+//! such snapshot the version it sees of every page about to be written (an older image, or
+//! the file's page as it is), under the snapshot's lock, which a reader holds for the
+//! length of each get or scan step. A held reader therefore never holds the WAL back; it
+//! costs the memory of one version of each page changed since its snapshot, at most the
+//! tree's size. A scan whose snapshot gained pins seeks its place again, since the page
+//! under its cursor may be a view of the mapped file that was written over.
 //!
 //! # Recovery
 //!
@@ -162,22 +167,43 @@ impl CycleIndex {
         }
     }
 
-    /// Moves to `unseen` the older images of page `n` that no snapshot ending at
-    /// `oldest_end` or later can see (each sees the newest image before its end).
-    fn forget(&mut self, n: u64, oldest_end: u64, unseen: &mut Vec<Arc<Page>>) {
+    /// Moves to `unseen` the older images of page `n` that no snapshot of this cycle
+    /// ending at one of `ends` (sorted) can see: each sees the newest image committed
+    /// before its end, and the newest image is always kept. A reader that holds an old
+    /// snapshot keeps one image of a page for itself, however many commits change it.
+    fn forget(&mut self, n: u64, ends: &[u64], unseen: &mut Vec<Arc<Page>>) {
         let Some(images) = self.pages.get_mut(&n) else {
             return;
         };
-        let seen = if images.newest.at < oldest_end {
-            images.older.len()
-        } else {
-            images
-                .older
-                .partition_point(|o| o.at < oldest_end)
-                .saturating_sub(1)
-        };
-        unseen.extend(images.older.drain(..seen).map(|image| image.page));
-        self.held -= seen;
+        if images.older.is_empty() {
+            return;
+        }
+        let before = images.older.len();
+        let mut next_at: Vec<u64> = images.older.iter().skip(1).map(|o| o.at).collect();
+        next_at.push(images.newest.at);
+        let mut older = std::mem::take(&mut images.older).into_iter().zip(next_at);
+        images.older = older
+            .by_ref()
+            .filter_map(|(image, next)| {
+                // Seen by a snapshot that ends after it and no later than the next image.
+                let first_after = ends.partition_point(|&e| e <= image.at);
+                if ends.get(first_after).is_some_and(|&e| e <= next) {
+                    Some(image)
+                } else {
+                    unseen.push(image.page);
+                    None
+                }
+            })
+            .collect();
+        self.held -= before - images.older.len();
+    }
+
+    /// [`CycleIndex::forget`] for every page.
+    fn forget_all(&mut self, ends: &[u64], unseen: &mut Vec<Arc<Page>>) {
+        let numbers: Vec<u64> = self.pages.keys().copied().collect();
+        for n in numbers {
+            self.forget(n, ends, unseen);
+        }
     }
 
     /// Each page's newest image, by page number.
@@ -234,6 +260,19 @@ struct Snapshot {
     /// Whether a frozen cycle was being checkpointed when this snapshot was taken (if not,
     /// a snapshot at the start of its cycle sees no WAL image at all).
     after_frozen: bool,
+    /// Pages as this snapshot sees them that a checkpoint has since written over in the
+    /// database file (or whose WAL image it let go of). A reader holds the lock for the
+    /// length of one operation; a checkpoint takes it to pin pages before it writes.
+    pinned: RwLock<Pinned>,
+}
+
+/// The pages a checkpoint kept for one older snapshot (see [`Shared::pin_for_readers`]).
+#[derive(Debug, Default)]
+struct Pinned {
+    pages: IntMap<u64, Arc<Page>>,
+    /// Checkpoints that pinned pages: a scan that sees this change finds its place
+    /// again, since a page it holds may be a view of the file that was written over.
+    rounds: u64,
 }
 
 #[derive(Debug, Default)]
@@ -242,7 +281,6 @@ struct Counters {
     wal_frames: AtomicU64,
     checkpoints: AtomicU64,
     checkpoint_pages: AtomicU64,
-    checkpoints_deferred: AtomicU64,
 }
 
 /// The most page buffers kept spare (8 MiB of 4 KiB pages).
@@ -315,6 +353,7 @@ impl Shared {
         };
         let pager = &self.pager;
         let result = (|| -> Result<()> {
+            self.pin_for_readers(generation, &newest)?;
             // Runs of neighbouring pages go down in one write.
             let mut run: Vec<u8> = Vec::new();
             let mut run_start = 0;
@@ -356,14 +395,111 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Page images the WAL index holds in memory, both cycles.
+    fn images_held(&self) -> usize {
+        let index = self.index.read();
+        index.active.held + index.frozen.as_ref().map_or(0, |f| f.held)
+    }
+
+    /// Pages checkpoints keep for readers of older snapshots, now.
+    fn pinned_pages(&self) -> usize {
+        let old: Vec<Arc<Snapshot>> = self
+            .retired
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        old.iter().map(|s| s.pinned.read().pages.len()).sum()
+    }
+
+    /// Where the older snapshots of cycle `generation` that readers still hold end, in
+    /// order.
+    fn snapshot_ends(&self, generation: u64) -> Vec<u64> {
+        let mut retired = self.retired.lock();
+        retired.retain(|s| s.strong_count() > 0);
+        let mut ends: Vec<u64> = retired
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.generation == generation)
+            .map(|s| s.end)
+            .collect();
+        drop(retired);
+        ends.sort_unstable();
+        ends.dedup();
+        ends
+    }
+
+    /// Before a checkpoint of cycle `generation` writes `newest` into the database file:
+    /// keeps, for each reader's older snapshot that sees another version of one of those
+    /// pages (an older image of the cycle, or the file's page as it is now), that version,
+    /// so that the checkpoint need not wait for the reader to finish.
+    fn pin_for_readers(&self, generation: u64, newest: &[Arc<Page>]) -> Result<()> {
+        let old: Vec<Arc<Snapshot>> = self
+            .retired
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.generation <= generation)
+            .collect();
+        for snap in old {
+            let mut pinned = snap.pinned.write();
+            let view = View {
+                shared: self,
+                snap: &snap,
+                pinned: None,
+            };
+            let before = pinned.pages.len();
+            for page in newest {
+                let n = page.number;
+                if n >= snap.header.page_count || pinned.pages.contains_key(&n) {
+                    continue;
+                }
+                let seen = view.fetch_owned(n)?;
+                if !Arc::ptr_eq(&seen, page) {
+                    pinned.pages.insert(n, seen);
+                }
+            }
+            if pinned.pages.len() > before {
+                pinned.rounds += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Pages as one snapshot sees them.
 struct View<'a> {
     shared: &'a Shared,
     snap: &'a Snapshot,
+    /// The snapshot's pinned pages, locked for this view's life; `None` for the writer,
+    /// whose snapshot is the newest and never has any.
+    pinned: Option<&'a Pinned>,
 }
 
 impl View<'_> {
+    fn pinned(&self, n: u64) -> Option<&Arc<Page>> {
+        self.pinned?.pages.get(&n)
+    }
+
+    /// Page `n` in memory of its own, never a view of the mapped file (which a checkpoint
+    /// may write over): what a pinned page must be.
+    fn fetch_owned(&self, n: u64) -> Result<Arc<Page>> {
+        let image = self
+            .shared
+            .index
+            .read()
+            .find(self.snap.generation, self.snap.end, n);
+        match image {
+            Some(page) => Ok(page),
+            None => self.shared.pager.read_db_owned(n),
+        }
+    }
+
     fn fetch(&self, n: u64, keep: bool) -> Result<Arc<Page>> {
+        if let Some(page) = self.pinned(n) {
+            return Ok(Arc::clone(page));
+        }
         if n >= self.snap.header.page_count {
             return Err(Error::corruption(
                 self.shared.dir.join(DB_FILE),
@@ -397,8 +533,8 @@ impl PageRead for View<'_> {
 
     fn lend(&self, n: u64) -> Option<Result<Page<&[u8]>>> {
         let map = self.snap.map.as_deref()?;
-        if n >= self.snap.header.page_count {
-            return None; // read() says why
+        if n >= self.snap.header.page_count || self.pinned(n).is_some() {
+            return None; // read() says why, or takes the pinned page
         }
         // A snapshot that ends at the WAL's start (just after a checkpoint) has no images.
         if self.snap.end > 0 || self.snap.after_frozen {
@@ -411,6 +547,9 @@ impl PageRead for View<'_> {
     }
 
     fn prefetch(&self, n: u64) {
+        if self.pinned(n).is_some() {
+            return;
+        }
         let index = self.shared.index.read();
         let in_wal = index.find(self.snap.generation, self.snap.end, n).is_some();
         if !in_wal && n < self.snap.header.page_count {
@@ -626,6 +765,7 @@ impl BTree {
                 header,
                 map,
                 after_frozen: frozen_header.is_some(),
+                pinned: RwLock::default(),
             })),
             retired: Mutex::new(Vec::new()),
             poisoned: Mutex::new(None),
@@ -733,22 +873,13 @@ impl BTree {
     /// Drops the older images of pages `numbers`, just changed in cycle `generation`, that
     /// no live snapshot can see; returns how many images the cycle holds now.
     fn forget_unseen_images(&self, generation: u64, numbers: &[u64]) -> usize {
-        let oldest_end = {
-            // (`publish` has just let go of the dropped ones.)
-            let retired = self.shared.retired.lock();
-            retired
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|s| s.generation == generation)
-                .map(|s| s.end)
-                .min()
-                .unwrap_or(u64::MAX)
-        };
+        // (`publish` has just let go of the dropped ones.)
+        let ends = self.shared.snapshot_ends(generation);
         let mut unseen = Vec::new();
         let held = {
             let mut index = self.shared.index.write();
             for &n in numbers {
-                index.active.forget(n, oldest_end, &mut unseen);
+                index.active.forget(n, &ends, &mut unseen);
             }
             index.active.held
         };
@@ -765,6 +896,7 @@ impl BTree {
             header,
             map: self.shared.pager.mapping(),
             after_frozen: self.shared.index.read().frozen.is_some(),
+            pinned: RwLock::default(),
         };
         let old = std::mem::replace(&mut *self.shared.current.write(), Arc::new(snap));
         let mut retired = self.shared.retired.lock();
@@ -776,20 +908,9 @@ impl BTree {
 
     /// Ends the WAL cycle being written: syncs and freezes it, starts the next cycle in
     /// the other WAL file, and checkpoints the frozen cycle — on a thread of its own if
-    /// `background`, else before returning. False (nothing done) while a reader holds a
-    /// snapshot older than the newest: the checkpoint would overwrite pages under it.
-    fn end_cycle(&self, w: &mut Writer, background: bool) -> Result<bool> {
-        {
-            let mut retired = self.shared.retired.lock();
-            retired.retain(|s| s.strong_count() > 0);
-            if !retired.is_empty() {
-                self.shared
-                    .counters
-                    .checkpoints_deferred
-                    .fetch_add(1, Ordering::Relaxed);
-                return Ok(false);
-            }
-        }
+    /// `background`, else before returning. A reader of an older snapshot does not hold it
+    /// back: the checkpoint first pins, for that snapshot, the pages it would write over.
+    fn end_cycle(&self, w: &mut Writer, background: bool) -> Result<()> {
         // The next cycle is written over the file the last checkpoint copies from.
         self.wait_for_checkpoint(w)?;
         // The images must be durable in the WAL before any of them lands in the file:
@@ -799,15 +920,14 @@ impl BTree {
         }
         let frozen = w.cycle;
         let next = frozen + 1;
+        let ends = self.shared.snapshot_ends(frozen);
         let mut unseen = Vec::new();
         {
             let mut index = self.shared.index.write();
             let mut cycle = std::mem::replace(&mut index.active, CycleIndex::new(next));
-            // No snapshot but the newest is left: only the newest images are seen.
-            for images in cycle.pages.values_mut() {
-                unseen.extend(images.older.drain(..).map(|image| image.page));
-            }
-            cycle.held = cycle.pages.len();
+            // Older images stay only while a reader's snapshot sees them, until the
+            // checkpoint pins them for it.
+            cycle.forget_all(&ends, &mut unseen);
             index.frozen = Some(cycle);
         }
         self.shared.reclaim(unseen);
@@ -831,7 +951,7 @@ impl BTree {
         } else {
             self.shared.checkpoint(frozen, header)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// Waits for the background checkpoint, if one is running, and reports how it went.
@@ -849,9 +969,11 @@ impl BTree {
     /// Runs the integrity checker on the newest snapshot (see [`super::check`]).
     pub fn check(&self) -> Result<super::check::Report> {
         let snap = self.snapshot();
+        let pinned = snap.pinned.read();
         let view = View {
             shared: &self.shared,
             snap: &snap,
+            pinned: Some(&pinned),
         };
         super::check::check(&view, &snap.header)
     }
@@ -926,9 +1048,11 @@ impl KvStore for BTree {
 
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         let snap = self.snapshot();
+        let pinned = snap.pinned.read();
         let view = View {
             shared: &self.shared,
             snap: &snap,
+            pinned: Some(&pinned),
         };
         tree::get(&view, snap.header.root, key)
     }
@@ -941,6 +1065,7 @@ impl KvStore for BTree {
         let view = View {
             shared: &self.shared,
             snap: &snap,
+            pinned: None,
         };
         let mut txn = Txn::new(&view, snap.header);
         let bulk = if snap.header.root == 0 {
@@ -979,6 +1104,8 @@ impl KvStore for BTree {
             shared: &self.shared,
             snap,
             cursor: None,
+            last: None,
+            rounds: 0,
             range,
             done: false,
         };
@@ -1001,9 +1128,8 @@ impl KvStore for BTree {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.wait_for_checkpoint(&mut w)?;
-        if !w.log().is_empty() && !self.end_cycle(&mut w, false)? {
-            // A reader of an older snapshot is open: the WAL stays as it is.
-            return Ok(());
+        if !w.log().is_empty() {
+            self.end_cycle(&mut w, false)?;
         }
         // At rest, the store keeps no WAL.
         for log in &mut w.logs {
@@ -1047,7 +1173,8 @@ impl KvStore for BTree {
                 "checkpoint_bytes".into(),
                 load(&c.checkpoint_pages) * u64::from(h.page_size),
             ),
-            ("checkpoints_deferred".into(), load(&c.checkpoints_deferred)),
+            ("wal_images".into(), self.shared.images_held() as u64),
+            ("pinned_pages".into(), self.shared.pinned_pages() as u64),
             (
                 "poisoned".into(),
                 u64::from(self.shared.poisoned.lock().is_some()),
@@ -1083,30 +1210,46 @@ struct Scan<'a> {
     shared: &'a Shared,
     snap: Arc<Snapshot>,
     cursor: Option<Cursor>,
+    /// The last key handed out, to find the place again.
+    last: Option<Bytes>,
+    /// The snapshot's pinning rounds the cursor has seen.
+    rounds: u64,
     range: KeyRange,
     done: bool,
 }
 
 impl Scan<'_> {
     fn step(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        let pinned = self.snap.pinned.read();
         let view = View {
             shared: self.shared,
             snap: &self.snap,
+            pinned: Some(&pinned),
         };
+        if pinned.rounds != self.rounds {
+            // A checkpoint wrote over pages this snapshot sees (the cursor may hold one,
+            // read in place from the mapped file): seek again, through the pinned pages.
+            self.rounds = pinned.rounds;
+            self.cursor = None;
+        }
         let cursor = match &mut self.cursor {
             Some(c) => c,
             None => {
-                let (start, after) = match &self.range.start {
-                    std::ops::Bound::Included(k) => (Some(k.as_slice()), false),
-                    std::ops::Bound::Excluded(k) => (Some(k.as_slice()), true),
-                    std::ops::Bound::Unbounded => (None, false),
+                let (start, after) = match (&self.last, &self.range.start) {
+                    (Some(last), _) => (Some(&last[..]), true),
+                    (None, std::ops::Bound::Included(k)) => (Some(k.as_slice()), false),
+                    (None, std::ops::Bound::Excluded(k)) => (Some(k.as_slice()), true),
+                    (None, std::ops::Bound::Unbounded) => (None, false),
                 };
                 self.cursor
                     .insert(Cursor::seek(&view, self.snap.header.root, start, after)?)
             }
         };
         match cursor.next(&view)? {
-            Some((k, v)) if self.range.before_end(&k) => Ok(Some((k, v))),
+            Some((k, v)) if self.range.before_end(&k) => {
+                self.last = Some(k.clone());
+                Ok(Some((k, v)))
+            }
             _ => Ok(None),
         }
     }

@@ -330,8 +330,8 @@ impl Pool {
 ///
 /// Mapping a file that is written to is sound here because nothing reads a page while
 /// it is overwritten: a checkpoint writes only pages with images in the WAL index, which
-/// readers of the newest snapshot take from there, and it waits until no reader of an
-/// older snapshot is left.
+/// readers of the newest snapshot take from there, and it first pins a copy of each such
+/// page for every reader of an older snapshot (see `db.rs`).
 ///
 /// Where the file system can, the mapping is a window that reaches past the file's end
 /// and follows the file as checkpoints grow it, so it is kept from one checkpoint to the
@@ -576,6 +576,18 @@ impl Pager {
             self.pool.lock().put(n, Arc::clone(&page));
         }
         Ok(page)
+    }
+
+    /// Page `n` as the database file holds it now, in memory of its own (from the pool,
+    /// or read from the file), never a view of the mapping.
+    pub fn read_db_owned(&self, n: u64) -> Result<Arc<Page>> {
+        if let Some(page) = self.cached(n) {
+            return Ok(page);
+        }
+        let offset = n * self.page_size as u64;
+        let mut data = vec![0u8; self.page_size];
+        self.db.read_exact_at(&mut data, offset)?;
+        Ok(Arc::new(Page::decode_at(n, data, &self.db_path, offset)?))
     }
 
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run),
