@@ -713,6 +713,37 @@ mod behaviour {
         assert_no_leaks(&fs, &store);
     }
 
+    /// Keys in ascending order with a reopen every few writes: each recovery flushes a
+    /// small table that overlaps nothing and is moved down. Small neighbours are merged,
+    /// so the files do not pile up.
+    #[test]
+    fn ascending_writes_and_reopens_do_not_pile_up_small_tables() {
+        let fs = Arc::new(SimFs::new());
+        for round in 0..300u32 {
+            let store = open(&fs);
+            for i in 0..3 {
+                store.put(&key(round * 3 + i), &[b'v'; 100]).unwrap();
+            }
+            if round % 2 == 0 {
+                store.settle().unwrap();
+            }
+        }
+        let store = open(&fs);
+        store.settle().unwrap();
+        // Merged small tables stop at a quarter of the target size: about 100 KB of
+        // keys and values make at most 50 such tables, not one per reopen.
+        let small = LsmOptions::tiny().target_file_size / 4;
+        let levels = store.level_tables();
+        let tables: usize = levels.iter().map(Vec::len).sum();
+        assert!(tables <= 50, "{tables} tables for 900 keys");
+        for (level, tables) in levels.iter().enumerate() {
+            let n = tables.iter().filter(|t| t.size < small).count();
+            assert!(n < 8, "level {level} holds {n} small tables");
+        }
+        assert_eq!(store.scan(KeyRange::all()).unwrap().count(), 900);
+        assert_no_leaks(&fs, &store);
+    }
+
     #[test]
     fn reopen_finds_everything_and_cleans_up() {
         let fs = Arc::new(SimFs::new());

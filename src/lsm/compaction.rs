@@ -8,7 +8,9 @@
 //! the level furthest over its target gives up one table (round robin through the key
 //! space), merged with the tables it overlaps one level down, or moved down by a manifest
 //! edit alone when it overlaps none ([`Plan::is_move`]). Write amplification ≈ size ratio
-//! per level; space amplification ≈ 1 + 1/size ratio.
+//! per level; space amplification ≈ 1 + 1/size ratio. When nothing else is due, a level
+//! holding many small tables merges runs of neighbouring ones into one
+//! (`pick_small_tables`).
 //!
 //! **Tiered** (size-tiered, "universal"): every table is a sorted run in level 0. When
 //! there are `l0_trigger` runs, the newest runs of similar size (each no larger than the
@@ -178,7 +180,9 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
             best = Some((score, level));
         }
     }
-    let (_, level) = best?;
+    let Some((_, level)) = best else {
+        return pick_small_tables(version, opts);
+    };
     let upper: Vec<Arc<TableFile>> = if level == 0 {
         version.levels[0].clone()
     } else {
@@ -199,6 +203,55 @@ fn pick_leveled(version: &Version, opts: &LsmOptions, pointers: &mut [Vec<u8>]) 
         level + 1
     };
     Some(merge_into(version, (level, upper), output_level, (lo, hi)))
+}
+
+/// Tables smaller than this share of `target_file_size` count as small.
+const SMALL_SHARE: u64 = 4;
+/// Small tables a level may hold before runs of them are merged.
+const SMALL_TABLES: usize = 8;
+
+/// A merge of neighbouring small tables of one level into one, when a level holds
+/// [`SMALL_TABLES`] of them and nothing else is due. Without it, small tables that are
+/// moved down and never overlap anything stay forever: keys written in ascending order
+/// with a reopen (whose recovery flushes a table of what the WAL held) or a settle every
+/// few writes leave one table each time, each a file to open and a handle to keep.
+fn pick_small_tables(version: &Version, opts: &LsmOptions) -> Option<Plan> {
+    let small = |t: &Arc<TableFile>| t.meta.size < opts.target_file_size / SMALL_SHARE;
+    for level in 1..LEVELS {
+        let tables = &version.levels[level];
+        if tables.iter().filter(|t| small(t)).count() < SMALL_TABLES {
+            continue;
+        }
+        // The longest run of neighbouring small tables, at most a target file in all.
+        let (mut best, mut run, mut bytes) = (0..0, 0..0, 0);
+        for (i, t) in tables.iter().enumerate() {
+            if !small(t) || bytes + t.meta.size > opts.target_file_size {
+                (run, bytes) = (i..i, 0);
+                if !small(t) {
+                    run = i + 1..i + 1;
+                    continue;
+                }
+            }
+            run.end = i + 1;
+            bytes += t.meta.size;
+            if run.len() > best.len() {
+                best = run.clone();
+            }
+        }
+        if best.len() < 2 {
+            continue;
+        }
+        let inputs: Vec<Arc<TableFile>> = tables[best].to_vec();
+        let (lo, hi) = key_range(&inputs)?;
+        let bottommost = (level + 1..LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+        return Some(Plan {
+            inputs: inputs.into_iter().map(|t| (level, t)).collect(),
+            output_level: level,
+            bottommost,
+            memtable: None,
+        });
+    }
+    None
 }
 
 /// The plan that merges `upper` (tables of one level, holding user keys in `[lo, hi]`)

@@ -52,6 +52,7 @@ use parking_lot::{Condvar, Mutex};
 use super::cache::BlockCache;
 use super::coding::{Reader, put_varint};
 use super::compaction::{self, Plan};
+use super::handles::TableHandles;
 use super::ikey::{self, Kind, MAX_SEQ};
 use super::iter::{InternalIterator, MergeIter};
 use super::level_iter::LevelIter;
@@ -152,6 +153,8 @@ struct Inner {
     opts: LsmOptions,
     durability: Durability,
     cache: Arc<BlockCache>,
+    /// The tables' open files.
+    handles: Arc<TableHandles>,
     state: Mutex<State>,
     /// Signals state changes to the background threads and to stalled writers.
     bg_cv: Condvar,
@@ -331,13 +334,16 @@ impl Lsm {
         let vfs = Arc::new(Counted::new(options.vfs.clone()));
         let lock = identity::claim(vfs.as_ref(), dir, "lsm", FORMAT)?;
         let cache = Arc::new(BlockCache::new(options.lsm.block_cache));
-        let recovered = recover(&vfs, dir, &options.lsm, &cache)?;
+        let shared: Arc<dyn Vfs> = vfs.clone();
+        let handles = Arc::new(TableHandles::new(shared, options.lsm.max_open_files));
+        let recovered = recover(&vfs, dir, &options.lsm, (&cache, &handles))?;
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             vfs: Arc::clone(&vfs),
             opts: options.lsm.clone(),
             durability: options.durability,
             cache,
+            handles,
             state: Mutex::new(State {
                 mem: Arc::new(Memtable::new()),
                 imm: None,
@@ -551,7 +557,7 @@ fn recover(
     vfs: &Arc<Counted>,
     dir: &Path,
     opts: &LsmOptions,
-    cache: &Arc<BlockCache>,
+    (cache, handles): (&Arc<BlockCache>, &Arc<TableHandles>),
 ) -> Result<Recovered> {
     let names = vfs.list(dir)?;
     let mut max_number = 0;
@@ -577,6 +583,7 @@ fn recover(
             dir,
             meta.clone(),
             Arc::clone(cache),
+            Arc::clone(handles),
             opts.mmap_reads,
         )?))
     };
@@ -1063,6 +1070,7 @@ impl Inner {
                 &self.dir,
                 meta.clone(),
                 Arc::clone(&self.cache),
+                Arc::clone(&self.handles),
                 self.opts.mmap_reads,
             )?))
         })?;
@@ -1357,11 +1365,14 @@ impl Inner {
         let background_failed = st.bg_error.is_some();
         drop(st);
         let (hits, misses) = self.cache.hits_and_misses();
+        let (open_tables, table_reopens) = self.handles.counts();
         let c = &self.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         engine.extend([
             ("block_cache_hits".to_string(), hits),
             ("block_cache_misses".into(), misses),
+            ("open_table_files".into(), open_tables as u64),
+            ("table_file_reopens".into(), table_reopens),
             ("bloom_probes".into(), load(&self.filter.probes)),
             ("bloom_negatives".into(), load(&self.filter.negatives)),
             (

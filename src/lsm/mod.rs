@@ -9,6 +9,7 @@ pub mod cache;
 pub mod coding;
 pub mod compaction;
 pub mod db;
+pub mod handles;
 pub mod ikey;
 pub mod inspect;
 pub mod iter;
@@ -75,6 +76,9 @@ pub struct LsmOptions {
     /// Bytes the manifest may grow to with edits before a new one, holding the version
     /// whole, takes its place.
     pub manifest_limit: u64,
+    /// Table files kept open at most (never more than half the process's limit on open
+    /// files, `RLIMIT_NOFILE`); a table whose file was closed opens it again to read.
+    pub max_open_files: usize,
 }
 
 impl Default for LsmOptions {
@@ -95,6 +99,7 @@ impl Default for LsmOptions {
             base_level_size: 64 << 20,
             max_group_bytes: 4 << 20,
             manifest_limit: 4 << 20,
+            max_open_files: 1000,
         }
     }
 }
@@ -147,11 +152,12 @@ impl LsmOptions {
             "base_level_size" => self.base_level_size = size()?,
             "max_group_bytes" => self.max_group_bytes = size()? as usize,
             "manifest_limit" => self.manifest_limit = size()?,
+            "max_open_files" => self.max_open_files = size()? as usize,
             _ => {
                 return Err(Error::invalid(format!(
                     "unknown lsm option '{name}' (memtable_size, block_size, restart_interval, \
                      bloom_bits, block_cache, mmap_reads, compaction, size_ratio, l0_trigger, l0_slowdown, \
-                     l0_stop, target_file_size, base_level_size, max_group_bytes, manifest_limit)"
+                     l0_stop, target_file_size, base_level_size, max_group_bytes, manifest_limit, max_open_files)"
                 )));
             }
         }

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::cache::BlockCache;
 use super::coding::{Reader, put_varint};
+use super::handles::TableHandles;
 use super::ikey;
 use super::sstable::reader::TableReader;
 use crate::error::Result;
@@ -182,6 +183,7 @@ pub struct TableFile {
     vfs: Arc<dyn Vfs>,
     path: PathBuf,
     cache: Arc<BlockCache>,
+    handles: Arc<TableHandles>,
 }
 
 impl std::fmt::Debug for TableFile {
@@ -193,22 +195,25 @@ impl std::fmt::Debug for TableFile {
 }
 
 impl TableFile {
-    /// Opens table `meta.number` in `dir` (`mmap`: read it through a mapping).
+    /// Opens table `meta.number` in `dir` (`mmap`: read it through a mapping), its
+    /// handle kept among `handles`.
     pub fn open(
         vfs: Arc<dyn Vfs>,
         dir: &Path,
         meta: TableMeta,
         cache: Arc<BlockCache>,
+        handles: Arc<TableHandles>,
         mmap: bool,
     ) -> Result<Self> {
         let path = table_path(dir, meta.number);
         let file = vfs.open(&path, crate::vfs::FileKind::Table)?;
-        let reader = Arc::new(TableReader::open(
+        let reader = Arc::new(TableReader::open_in(
             file,
             &path,
             meta.number,
             Arc::clone(&cache),
             mmap,
+            &handles,
         )?);
         Ok(TableFile {
             meta,
@@ -217,6 +222,7 @@ impl TableFile {
             vfs,
             path,
             cache,
+            handles,
         })
     }
 
@@ -230,6 +236,7 @@ impl Drop for TableFile {
     fn drop(&mut self) {
         if self.obsolete.load(Relaxed) {
             // Best effort: a leftover file is found and removed at the next open.
+            self.handles.forget(self.meta.number);
             let _ = self.vfs.remove(&self.path);
             self.cache.forget_table(self.meta.number);
         }
@@ -356,7 +363,8 @@ pub(crate) fn write_test_table(
         largest: summary.largest,
     };
     let cache = Arc::new(BlockCache::new(1 << 20));
-    Arc::new(TableFile::open(Arc::clone(fs), dir, meta, cache, false).unwrap())
+    let handles = Arc::new(TableHandles::unbounded(Arc::clone(fs)));
+    Arc::new(TableFile::open(Arc::clone(fs), dir, meta, cache, handles, false).unwrap())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use super::{BLOCK_TRAILER, FOOTER_LEN, Footer, Handle};
 use crate::error::{Error, Result};
 use crate::lsm::cache::BlockCache;
 use crate::lsm::coding::{Reader, crc};
+use crate::lsm::handles::TableHandles;
 use crate::lsm::ikey::{self, Kind};
 use crate::lsm::iter::InternalIterator;
 use crate::lsm::readahead;
@@ -56,9 +57,18 @@ struct IndexEntry {
     handle: Handle,
 }
 
+/// Where a table's reads get its file handle.
+enum FileHandle {
+    /// A handle of its own, open for the reader's life.
+    Own(Arc<dyn VfsFile>),
+    /// The store's handles, which may close this table's and open it again (see
+    /// `lsm/handles.rs`).
+    Shared(Arc<TableHandles>),
+}
+
 /// An open table.
 pub struct TableReader {
-    file: Box<dyn VfsFile>,
+    file: FileHandle,
     path: Arc<Path>,
     number: u64,
     /// The index decoded once (its block is not kept), so a read binary searches plain
@@ -167,10 +177,42 @@ impl Window {
 }
 
 impl TableReader {
-    /// Opens table `number` at `path` from its handle `file`; with `mmap`, reads data
-    /// blocks through a mapping of the file (where the Vfs can map) instead of `pread`.
+    /// Opens table `number` at `path` from its handle `file`, kept for the reader's
+    /// life; with `mmap`, reads data blocks through a mapping of the file (where the Vfs
+    /// can map) instead of `pread`.
     pub fn open(
         file: Box<dyn VfsFile>,
+        path: &Path,
+        number: u64,
+        cache: Arc<BlockCache>,
+        mmap: bool,
+    ) -> Result<Self> {
+        let file: Arc<dyn VfsFile> = Arc::from(file);
+        let handle = FileHandle::Own(Arc::clone(&file));
+        TableReader::read_meta(file.as_ref(), handle, path, number, cache, mmap)
+    }
+
+    /// [`TableReader::open`] for a table of a store, whose handle `handles` keeps (and may
+    /// close, to open again when a read needs it).
+    pub fn open_in(
+        file: Box<dyn VfsFile>,
+        path: &Path,
+        number: u64,
+        cache: Arc<BlockCache>,
+        mmap: bool,
+        handles: &Arc<TableHandles>,
+    ) -> Result<Self> {
+        let handle = FileHandle::Shared(Arc::clone(handles));
+        let reader = TableReader::read_meta(file.as_ref(), handle, path, number, cache, mmap)?;
+        handles.insert(number, Arc::from(file));
+        Ok(reader)
+    }
+
+    /// Reads the footer, index and filter of table `number` from `file`; later reads take
+    /// their handle from `handle`.
+    fn read_meta(
+        file: &dyn VfsFile,
+        handle: FileHandle,
         path: &Path,
         number: u64,
         cache: Arc<BlockCache>,
@@ -198,7 +240,7 @@ impl TableReader {
                 ));
             }
         }
-        let index_bytes = read_checked(file.as_ref(), &path, footer.index)?;
+        let index_bytes = read_checked(file, &path, footer.index)?;
         let index = Block::decode(index_bytes, Arc::clone(&path), footer.index.offset)?;
         let mut index_entries = Vec::new();
         let mut index_keys = Vec::new();
@@ -231,7 +273,7 @@ impl TableReader {
         index_prefixes.shrink_to_fit();
         let mapped = if mmap { file.map()? } else { None };
         let bloom = if footer.filter.size > 0 {
-            let bytes = read_checked(file.as_ref(), &path, footer.filter)?;
+            let bytes = read_checked(file, &path, footer.filter)?;
             Some(Bloom::decode(Reader::new(
                 &bytes,
                 &path,
@@ -241,7 +283,7 @@ impl TableReader {
             None
         };
         Ok(TableReader {
-            file,
+            file: handle,
             path,
             number,
             index_entries,
@@ -252,6 +294,14 @@ impl TableReader {
             cache,
             mapped,
         })
+    }
+
+    /// The table's file handle, opened again if the store's handles closed it.
+    fn file(&self) -> Result<Arc<dyn VfsFile>> {
+        match &self.file {
+            FileHandle::Own(file) => Ok(Arc::clone(file)),
+            FileHandle::Shared(handles) => handles.get(self.number, &self.path),
+        }
     }
 
     /// The table's file number.
@@ -306,7 +356,8 @@ impl TableReader {
                     "block lies past the end of the file",
                 ));
             }
-            self.file.record_mapped_read(end - handle.offset as usize);
+            self.file()?
+                .record_mapped_read(end - handle.offset as usize);
             let bytes = verify(map.slice(handle.offset as usize..end), &self.path, handle)?;
             return Block::decode(bytes, Arc::clone(&self.path), handle.offset);
         }
@@ -323,7 +374,7 @@ impl TableReader {
             handle.offset,
             handle.size as usize + BLOCK_TRAILER,
         );
-        self.file.read_exact_at(&mut buf, handle.offset)?;
+        self.file()?.read_exact_at(&mut buf, handle.offset)?;
         let bytes = verify(buf.freeze(), &self.path, handle)?;
         let block = Block::decode(bytes, Arc::clone(&self.path), handle.offset)?;
         self.cache.insert(self.number, handle.offset, block.clone());
@@ -364,7 +415,7 @@ impl TableReader {
                     s.buf.resize(need, 0);
                 }
                 let buf = &mut s.buf[..need];
-                self.file.read_exact_at(buf, handle.offset)?;
+                self.file()?.read_exact_at(buf, handle.offset)?;
                 let data = verify_slice(buf, &self.path, handle)?;
                 BlockRef::parse(data, &self.path, handle.offset)?
             }
@@ -408,7 +459,9 @@ impl TableReader {
             if handle.offset + need as u64 > window.offset && handle.offset < end {
                 window.refills += 1;
                 let len = window.span(need).min(end - handle.offset);
-                self.file.prefetch(handle.offset, len);
+                if let Ok(file) = self.file() {
+                    file.prefetch(handle.offset, len);
+                }
                 window.offset = handle.offset + len;
             }
             return self.block(handle);
@@ -425,7 +478,7 @@ impl TableReader {
                 .min(window.span(need))
                 .max(need as u64) as usize;
             let mut buf = vec![0u8; len];
-            self.file.read_exact_at(&mut buf, handle.offset)?;
+            self.file()?.read_exact_at(&mut buf, handle.offset)?;
             *window = Window {
                 offset: handle.offset,
                 bytes: Bytes::from(buf),
@@ -465,7 +518,7 @@ impl TableReader {
             zeros(&window.bytes[(from - window.offset) as usize..(to - window.offset) as usize])
         } else {
             let mut gap = vec![0; (to - from) as usize];
-            self.file.read_exact_at(&mut gap, from)?;
+            self.file()?.read_exact_at(&mut gap, from)?;
             zeros(&gap)
         };
         if !clean {
@@ -532,7 +585,10 @@ impl TableReader {
 
     /// Asks the file system to read `len` bytes at `offset` into memory (a hint).
     pub fn prefetch(&self, offset: u64, len: u64) {
-        self.file.prefetch(offset, len);
+        // A hint: a table whose file cannot be opened now gets none.
+        if let Ok(file) = self.file() {
+            file.prefetch(offset, len);
+        }
     }
 
     /// A cursor over every entry.
