@@ -36,6 +36,7 @@
 pub mod bench;
 pub mod btree;
 pub mod error;
+pub mod format;
 pub mod identity;
 pub mod kv;
 pub mod lsm;

@@ -8,7 +8,7 @@ use super::phase::{Metric, Phase, PhaseReport};
 use super::plot::line_chart;
 use super::runner::{BenchConfig, BenchEnv, EngineSpec, Runner};
 use crate::error::{Error, Result};
-use crate::lsm::parse_size;
+use crate::format::size::parse_size;
 
 /// The knobs of the workload itself; every other name is an engine knob (`lsm.NAME`,
 /// `btree.NAME`).

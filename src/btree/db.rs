@@ -76,11 +76,11 @@ use super::tree::{self, Cursor, PageRead, Txn};
 use super::wal::Changed;
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
+use crate::format::intmap::IntMap;
 use crate::identity::{self, StoreDir};
 use crate::kv::{
     BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch, scan_item,
 };
-use crate::lsm::cache::IntMap;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
 /// The on-disk format version of the B+tree's files.

@@ -15,7 +15,7 @@ use super::pager::{self, DbHeader};
 use super::tree::PageRead;
 use super::wal;
 use crate::error::Result;
-use crate::lsm::cache::IntMap;
+use crate::format::intmap::IntMap;
 use crate::vfs::{FileKind, Vfs, VfsFile};
 
 /// The pages of the newest commit, read straight from the files.

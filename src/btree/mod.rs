@@ -23,7 +23,7 @@ pub mod wal;
 pub use db::BTree;
 
 use crate::error::{Error, Result};
-use crate::lsm::parse_size;
+use crate::format::size::parse_size;
 
 /// The B+tree's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]

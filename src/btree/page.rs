@@ -35,7 +35,7 @@
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::lsm::coding::{Reader, put_varint};
+use crate::format::coding::{Reader, put_varint};
 use std::path::Path;
 
 /// Bytes of the page header before the slot array.

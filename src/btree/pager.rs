@@ -33,7 +33,7 @@
 //! The buffer pool caches clean pages only, so evicting a page never writes it. A page is
 //! pinned while anyone holds its `Arc`: CLOCK skips frames whose `Arc` is shared.
 
-use crate::lsm::cache::IntMap;
+use crate::format::intmap::IntMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -21,8 +21,8 @@ use super::page::{self, Cell, Cells, HEADER, Page, PageBuf, PageBytes, PageKind}
 use super::pager::DbHeader;
 use super::wal::Changed;
 use crate::error::{Error, Result};
-use crate::lsm::cache::IntMap;
-use crate::lsm::ikey::cmp_bytes;
+use crate::format::coding::cmp_bytes;
+use crate::format::intmap::IntMap;
 
 /// Deepest tree the code follows before calling the file corrupt (a 512-byte page holds
 /// at least four children, so 1024-byte keys would need far more keys than fit a disk).

@@ -3,7 +3,7 @@
 //!
 //! # Format (see docs/FORMATS.md)
 //!
-//! The file is a log of records in the framing of `lsm::wal` (header CRC, length, synced
+//! The file is a log of records in the framing of `format::log` (header CRC, length, synced
 //! length, payload CRC), so a torn tail is recognised and damage inside synced data is
 //! `Error::Corruption`. The payload CRC covers every delta of the transaction: the record
 //! is its own commit frame, and a transaction is in the log whole or not at all.
@@ -54,9 +54,9 @@ use std::sync::Arc;
 use super::page::{MAX_PAGE, Page};
 use super::pager::{DbHeader, HEADER_LEN};
 use crate::error::{Error, Result};
-use crate::lsm::cache::IntMap;
-use crate::lsm::coding::{Reader, put_varint};
-use crate::lsm::wal::{self, Appends};
+use crate::format::coding::{Reader, put_varint};
+use crate::format::intmap::IntMap;
+use crate::format::log::{self, Appends};
 use crate::vfs::VfsFile;
 
 /// Which of the two WAL files holds cycle `cycle`: the log is written in cycles, in the
@@ -76,7 +76,7 @@ pub fn by_file<T>(cycle: u64, [this, next]: [T; 2]) -> [T; 2] {
 }
 
 /// Bytes of a commit record before its first delta, log framing included.
-const PREFIX: usize = wal::HEADER_LEN + 8 + HEADER_LEN + 4;
+const PREFIX: usize = log::HEADER_LEN + 8 + HEADER_LEN + 4;
 /// Bytes of a delta before its runs.
 pub const DELTA_HEADER: usize = 8 + 1 + 4;
 /// The base of a page new to the file.
@@ -286,11 +286,11 @@ pub fn encode_commit(
         .iter()
         .map(|c| DELTA_HEADER + 2 * c.page.data.len())
         .sum();
-    if PREFIX - wal::HEADER_LEN + most > u32::MAX as usize {
+    if PREFIX - log::HEADER_LEN + most > u32::MAX as usize {
         // Before anything is spilled: a batch too large to log changes nothing.
         return Err(Error::invalid("a commit record of 4 GiB or more"));
     }
-    let mut record = wal::RecordEncoder::begin(out);
+    let mut record = log::RecordEncoder::begin(out);
     let payload_start = out.len();
     let mut spilled = payload_start;
     out.extend_from_slice(&header.txn.to_le_bytes());
@@ -361,8 +361,8 @@ fn encode_deltas(out: &mut Vec<u8>, pages: &mut [Changed]) {
 }
 
 /// Records under this many bytes grow the WAL file in steps of zeros (the log framing's
-/// rule, [`wal::write_stepped`]).
-pub use crate::lsm::wal::SMALL_RECORD;
+/// rule, [`log::write_stepped`]).
+pub use crate::format::log::SMALL_RECORD;
 
 /// Writes commit records at the end of the current cycle's records.
 ///
@@ -418,7 +418,7 @@ impl WalWriter {
     /// Writes encoded records after the last one.
     pub fn append(&mut self, records: &[u8]) -> Result<()> {
         self.size =
-            wal::write_stepped(self.file.as_ref(), records, self.len, self.size, self.step)?;
+            log::write_stepped(self.file.as_ref(), records, self.len, self.size, self.step)?;
         self.len += records.len() as u64;
         Ok(())
     }
@@ -447,9 +447,9 @@ impl WalWriter {
             self.append(buf)?;
         } else {
             // The header last: only now is the payload's checksum known.
-            let rest = wal::HEADER_LEN + spilled;
+            let rest = log::HEADER_LEN + spilled;
             self.file.write_at(&buf[rest..], at + rest as u64)?;
-            self.file.write_at(&buf[..wal::HEADER_LEN], at)?;
+            self.file.write_at(&buf[..log::HEADER_LEN], at)?;
             self.len = at + buf.len() as u64;
             self.size = self.size.max(self.len);
         }
@@ -531,7 +531,7 @@ fn cycle_of(payload: &[u8]) -> Option<u64> {
 /// The committed transactions of WAL cycle `cycle` in a WAL's bytes, and where they end.
 pub fn read_commits(data: &[u8], path: &Path, cycle: u64) -> Result<(Vec<Commit>, u64)> {
     let belongs = |payload: &[u8]| cycle_of(payload) == Some(cycle);
-    let contents = wal::read_records_of(data, path, Appends::MaybeConcurrent, &belongs)?;
+    let contents = log::read_records_of(data, path, Appends::MaybeConcurrent, &belongs)?;
     let mut commits = Vec::with_capacity(contents.records.len());
     for record in contents.records {
         let payload = &data[record.clone()];
@@ -569,7 +569,7 @@ pub fn read_commits(data: &[u8], path: &Path, cycle: u64) -> Result<(Vec<Commit>
             txn,
             header,
             deltas,
-            start: (record.start - wal::HEADER_LEN) as u64,
+            start: (record.start - log::HEADER_LEN) as u64,
             end: record.end as u64,
         });
     }

@@ -10,13 +10,14 @@
 //! misses would otherwise pay for zeroing a new buffer and freeing an old one.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
 
 use super::sstable::block::Block;
+use crate::format::intmap::KeyHasher;
 
 const SHARDS: usize = 16;
 
@@ -24,31 +25,6 @@ const SHARDS: usize = 16;
 const SPARE_BUFFERS: usize = 4;
 
 type Key = (u64, u64);
-
-/// A multiply-rotate hash for the cache's (table, offset) keys: the default SipHash costs
-/// more than the rest of a cache hit.
-#[derive(Default)]
-pub(crate) struct KeyHasher(u64);
-
-/// A hash map keyed by integers, with [`KeyHasher`] (the B+tree's pool and WAL index use
-/// it too).
-pub(crate) type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
-
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
-}
 
 type KeyMap = HashMap<Key, usize, BuildHasherDefault<KeyHasher>>;
 

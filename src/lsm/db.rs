@@ -6,8 +6,8 @@
 //! ```text
 //! KVLAB              identity file (engine "lsm")
 //! CURRENT            the name of the live manifest, installed atomically
-//! MANIFEST-NNNNNN    log of version edits (wal.rs framing, version.rs payload)
-//! NNNNNN.log         write-ahead log of one memtable (wal.rs framing, batch payload)
+//! MANIFEST-NNNNNN    log of version edits (format/log.rs framing, version.rs payload)
+//! NNNNNN.log         write-ahead log of one memtable (format/log.rs framing, batch payload)
 //! NNNNNN.sst         a table (sstable/)
 //! ```
 //!
@@ -50,7 +50,6 @@ use bytes::{Bytes, BytesMut};
 use parking_lot::{Condvar, Mutex};
 
 use super::cache::BlockCache;
-use super::coding::{Reader, put_varint};
 use super::compaction::{self, Plan};
 use super::handles::TableHandles;
 use super::ikey::{self, Kind, MAX_SEQ};
@@ -59,9 +58,10 @@ use super::level_iter::LevelIter;
 use super::memtable::{BatchEntry, MemValue, Memtable};
 use super::sstable::reader::{FilterCounters, Found};
 use super::version::{LEVELS, TableFile, TableMeta, Version, VersionEdit, table_path};
-use super::wal::{self, LogWriter};
 use super::{CompactionStyle, LsmOptions};
 use crate::error::{Error, Result};
+use crate::format::coding::{Reader, put_varint};
+use crate::format::log::{self, LogWriter};
 use crate::identity::{self, StoreDir};
 use crate::kv::{
     BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch, scan_item,
@@ -489,7 +489,7 @@ pub fn read_manifest(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ManifestState>>
         ));
     }
     let bytes = vfs.open(&path, FileKind::Manifest)?.read_all()?;
-    let contents = wal::read_records(&bytes, &path, wal::Appends::SyncedOneByOne)?;
+    let contents = log::read_records(&bytes, &path, log::Appends::SyncedOneByOne)?;
     if contents.records.is_empty() {
         // The first record was synced before CURRENT named this manifest.
         return Err(Error::corruption(
@@ -543,9 +543,9 @@ const WAL_HEADER: usize = 8 + 8 + 4;
 /// The records of WAL `number` (the bytes of `path`). A file is written over once its
 /// memtable is flushed (see `spare_wal`), so records of its earlier use may follow this
 /// use's: they name another log's number, and end the log as a torn tail would.
-pub fn read_wal(bytes: &[u8], path: &Path, number: u64) -> Result<wal::LogContents> {
+pub fn read_wal(bytes: &[u8], path: &Path, number: u64) -> Result<log::LogContents> {
     let ours = number.to_le_bytes();
-    wal::read_records_of(bytes, path, wal::Appends::MaybeConcurrent, &|payload| {
+    log::read_records_of(bytes, path, log::Appends::MaybeConcurrent, &|payload| {
         payload.get(..8) == Some(&ours[..])
     })
 }
@@ -734,7 +734,7 @@ fn write_manifest(
     snapshot: &VersionEdit,
 ) -> Result<LogWriter> {
     let mut record = Vec::new();
-    wal::encode_record(&mut record, &snapshot.encode(), 0)?;
+    log::encode_record(&mut record, &snapshot.encode(), 0)?;
     let file = vfs.create(&dir.join(manifest_name(number)), FileKind::Manifest)?;
     file.append(&record)?;
     file.sync()?;
@@ -830,12 +830,12 @@ impl Inner {
         let mut wal = self.wal.lock();
         let bytes: usize = group
             .iter()
-            .map(|(_, e, _)| wal::HEADER_LEN + WAL_HEADER + e.len())
+            .map(|(_, e, _)| log::HEADER_LEN + WAL_HEADER + e.len())
             .sum();
         let mut records = Vec::with_capacity(bytes);
         let mut seq = first;
         for (_, entries, count) in group {
-            wal::encode_record_with(&mut records, wal.synced(), |out| {
+            log::encode_record_with(&mut records, wal.synced(), |out| {
                 out.extend_from_slice(&log.to_le_bytes());
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&count.to_le_bytes());
@@ -859,7 +859,7 @@ impl Inner {
             Durability::Buffered => (Ok(()), apply()),
             // A large group fills the memtable while its sync is in flight: the entries
             // stay invisible until `last_seq` says otherwise, below.
-            Durability::Sync if records.len() >= wal::SMALL_RECORD => {
+            Durability::Sync if records.len() >= log::SMALL_RECORD => {
                 WalSyncer::sync_while(self.syncer.lock().as_ref(), &mut wal, apply)
             }
             Durability::Sync => (wal.sync(), apply()),
@@ -1082,7 +1082,7 @@ impl Inner {
         edit.next_file = Some(self.state.lock().next_file);
         edit.last_seq = Some(self.last_seq.load(Ordering::Acquire));
         let mut record = Vec::new();
-        wal::encode_record(&mut record, &edit.encode(), manifest.log.synced())?;
+        log::encode_record(&mut record, &edit.encode(), manifest.log.synced())?;
         if let Err(e) = manifest
             .log
             .append(&record)

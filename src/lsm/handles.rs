@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::cache::IntMap;
 use crate::error::Result;
+use crate::format::intmap::IntMap;
 use crate::vfs::{FileKind, Vfs, VfsFile};
 
 /// The table handles of one store.

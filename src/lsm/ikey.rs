@@ -12,6 +12,9 @@
 
 use std::cmp::Ordering;
 
+/// User keys order as bytes do, by these (see `format::coding`).
+pub use crate::format::coding::{cmp_bytes, first_8_be};
+
 /// What a write did to its key. DO NOT CHANGE THESE VALUES: they are on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -58,20 +61,6 @@ pub fn decode(ikey: &[u8]) -> Option<(&[u8], u64, Kind)> {
     Some((user, t >> 8, Kind::from_u8(t as u8)?))
 }
 
-/// Byte order of two keys, settled by one integer compare when their first 8 bytes
-/// differ (the common case, and much cheaper than a call to memcmp).
-///
-/// A key shorter than 8 bytes (a B+tree separator, say) is padded with zeros: a zero pad
-/// sorts at or below any byte, so unequal padded prefixes order the keys as the bytes do.
-#[inline]
-pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    let (x, y) = (first_8_be(a), first_8_be(b));
-    if x != y {
-        return x.cmp(&y);
-    }
-    a.cmp(b)
-}
-
 /// The first position in `items`, sorted by key, whose key is not before `target`, where
 /// `prefixes[i]` is [`first_8_be`] of item i's user key and `before(item)` compares a
 /// whole key. Prefixes order keys wherever they differ, so whole keys are compared only
@@ -91,18 +80,6 @@ pub fn partition_by_prefix<T>(
         .take_while(|&&p| p == prefix)
         .count();
     below + items[below..below + tied].partition_point(before)
-}
-
-/// The first 8 bytes of `s` as a big-endian integer, zero-padded when `s` is shorter.
-#[inline]
-pub fn first_8_be(s: &[u8]) -> u64 {
-    match s.first_chunk::<8>() {
-        Some(head) => u64::from_be_bytes(*head),
-        None => s
-            .iter()
-            .enumerate()
-            .fold(0, |v, (i, &b)| v | u64::from(b) << (56 - 8 * i)),
-    }
 }
 
 /// The order of internal keys: user key ascending, then sequence number descending.

@@ -1,12 +1,11 @@
 //! The LSM tree engine ("lsm"): a write-ahead log and memtable in front of immutable
 //! sorted tables, merged level by level in the background.
 //!
-//! Reading order: [`ikey`] (internal keys) → [`wal`] (the log format) → [`memtable`] →
+//! Reading order: [`ikey`] (internal keys) → [`memtable`] →
 //! [`sstable`] (blocks, bloom filter, builder, reader) → [`version`] (levels and the
 //! manifest's edits) → [`compaction`] → [`db`] (write path, reads, recovery).
 
 pub mod cache;
-pub mod coding;
 pub mod compaction;
 pub mod db;
 pub mod handles;
@@ -18,11 +17,11 @@ pub mod memtable;
 pub mod readahead;
 pub mod sstable;
 pub mod version;
-pub mod wal;
 
 pub use db::Lsm;
 
 use crate::error::{Error, Result};
+use crate::format::size::parse_size;
 
 /// How tables are merged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -184,29 +183,6 @@ impl LsmOptions {
         }
         Ok(())
     }
-}
-
-/// Parses `123`, `4KiB`, `16MiB`, `1GiB` (also `K`, `M`, `G`).
-pub fn parse_size(text: &str) -> Result<u64> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| Error::invalid(format!("'{text}' is not a number or size")))?;
-    let shift = match unit.trim() {
-        "" => 0,
-        "K" | "KiB" | "k" => 10,
-        "M" | "MiB" => 20,
-        "G" | "GiB" => 30,
-        other => {
-            return Err(Error::invalid(format!(
-                "unknown size unit '{other}' in '{text}'"
-            )));
-        }
-    };
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| Error::invalid(format!("'{text}' is too large")))
 }
 
 #[cfg(test)]

@@ -24,11 +24,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::cache::BlockCache;
-use super::coding::{Reader, put_varint};
 use super::handles::TableHandles;
 use super::ikey;
 use super::sstable::reader::TableReader;
 use crate::error::Result;
+use crate::format::coding::{Reader, put_varint};
 use crate::vfs::Vfs;
 
 /// Levels in the tree.

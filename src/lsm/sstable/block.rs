@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::super::coding::{Reader, put_varint};
 use crate::error::{Error, Result};
+use crate::format::coding::{Reader, put_varint};
 
 /// Builds one block.
 #[derive(Debug)]

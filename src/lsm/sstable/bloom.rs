@@ -19,8 +19,8 @@
 //! top 9 bits of x, x·G, x·G², ... (x = the low 32 bits of h, G = 0x9e3779b9, products
 //! mod 2^32). (The table stores the filter with its CRC like any other block.)
 
-use super::super::coding::Reader;
 use crate::error::Result;
+use crate::format::coding::Reader;
 
 /// A 64-bit hash of `data`: 8 bytes at a time, multiply and rotate, then a final mix.
 pub fn hash(data: &[u8]) -> u64 {

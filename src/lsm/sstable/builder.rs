@@ -5,7 +5,7 @@ use std::path::Path;
 use super::block::BlockBuilder;
 use super::{BLOCK_TRAILER, Footer, Handle, bloom};
 use crate::error::Result;
-use crate::lsm::coding::crc;
+use crate::format::coding::crc;
 use crate::lsm::ikey;
 use crate::vfs::{FileKind, Vfs, VfsFile};
 

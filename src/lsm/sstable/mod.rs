@@ -34,8 +34,8 @@ mod tests;
 
 use std::path::Path;
 
-use super::coding::Reader;
 use crate::error::Result;
+use crate::format::coding::Reader;
 
 /// "KVLABSST".
 pub const MAGIC: [u8; 8] = *b"KVLABSST";
@@ -93,7 +93,7 @@ impl Footer {
         out.extend_from_slice(&self.entries.to_le_bytes());
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&MAGIC);
-        let crc = super::coding::crc(&out);
+        let crc = crate::format::coding::crc(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
@@ -105,7 +105,7 @@ impl Footer {
             return Err(r.corrupt(format!("footer of {} bytes", bytes.len())));
         }
         let stored = u32::from_le_bytes(bytes[FOOTER_LEN - 4..].try_into().expect("4 bytes"));
-        let computed = super::coding::crc(&bytes[..FOOTER_LEN - 4]);
+        let computed = crate::format::coding::crc(&bytes[..FOOTER_LEN - 4]);
         if &bytes[36..44] != MAGIC.as_slice() {
             return Err(r.corrupt("not a kvlab table: bad magic in footer"));
         }

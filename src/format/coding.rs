@@ -1,7 +1,8 @@
-//! Byte-level helpers shared by the LSM formats: little-endian integers, LEB128 varints,
-//! and a bounds-checked reader that turns every short or impossible read into
-//! `Error::Corruption` naming the file and offset.
+//! Byte-level helpers of every on-disk format: little-endian integers, LEB128 varints, a
+//! bounds-checked reader that turns every short or impossible read into
+//! `Error::Corruption` naming the file and offset, the CRC, and the byte order of keys.
 
+use std::cmp::Ordering;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -119,6 +120,32 @@ impl<'a> Reader<'a> {
 /// CRC-32 (IEEE) of `bytes`.
 pub fn crc(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
+}
+
+/// Byte order of two keys, settled by one integer compare when their first 8 bytes
+/// differ (the common case, and much cheaper than a call to memcmp).
+///
+/// A key shorter than 8 bytes (a B+tree separator, say) is padded with zeros: a zero pad
+/// sorts at or below any byte, so unequal padded prefixes order the keys as the bytes do.
+#[inline]
+pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let (x, y) = (first_8_be(a), first_8_be(b));
+    if x != y {
+        return x.cmp(&y);
+    }
+    a.cmp(b)
+}
+
+/// The first 8 bytes of `s` as a big-endian integer, zero-padded when `s` is shorter.
+#[inline]
+pub fn first_8_be(s: &[u8]) -> u64 {
+    match s.first_chunk::<8>() {
+        Some(head) => u64::from_be_bytes(*head),
+        None => s
+            .iter()
+            .enumerate()
+            .fold(0, |v, (i, &b)| v | u64::from(b) << (56 - 8 * i)),
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::lsm::coding::crc;
+use crate::format::coding::crc;
 use crate::vfs::VfsFile;
 
 /// Bytes of a record header.
