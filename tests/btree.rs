@@ -627,10 +627,10 @@ mod behaviour {
                 .chain(&rest)
                 .all(|(_, v)| &v[..] == b"old")
         );
-        // With the scan gone, the next checkpoint goes through.
+        // A settle checkpoints whatever the WAL holds.
         let before = engine(&store, "checkpoints");
         store.settle().unwrap();
-        assert_eq!(engine(&store, "checkpoints"), before + 1);
+        assert!(engine(&store, "checkpoints") > before);
         assert_eq!(engine(&store, "wal_bytes"), 0);
         store.check().unwrap();
     }
