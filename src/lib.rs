@@ -35,6 +35,7 @@
 
 pub mod bench;
 pub mod btree;
+pub mod engines;
 pub mod error;
 pub mod format;
 pub mod identity;
@@ -45,10 +46,11 @@ pub mod peers;
 mod prefetch;
 pub mod vfs;
 
+pub use engines::{EngineKind, open};
 pub use error::{Error, Result};
 pub use kv::{
-    BatchOp, Checked, Durability, EngineKind, KeyRange, KvStore, MAX_KEY_LEN, MAX_VALUE_LEN,
-    Options, ScanIter, Stats, WriteBatch, open,
+    BatchOp, Checked, Durability, KeyRange, KvStore, MAX_KEY_LEN, MAX_VALUE_LEN, Options, ScanIter,
+    Stats, WriteBatch,
 };
 pub use mem::MemStore;
 

@@ -9,6 +9,7 @@
 //! - [`device`]: the block device's counters and a description of the machine.
 //! - [`table`]: side-by-side tables of many reports.
 
+pub mod config;
 pub mod device;
 pub mod keys;
 pub mod phase;
@@ -21,5 +22,6 @@ pub mod timing;
 pub mod ycsb;
 pub mod zipf;
 
+pub use config::BenchConfig;
 pub use phase::{Phase, PhaseReport, YcsbWorkload};
-pub use runner::{BenchConfig, BenchEnv, EngineSpec, Runner};
+pub use runner::{BenchEnv, EngineSpec, Runner};

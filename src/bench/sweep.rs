@@ -4,9 +4,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::config::BenchConfig;
 use super::phase::{Metric, Phase, PhaseReport};
 use super::plot::line_chart;
-use super::runner::{BenchConfig, BenchEnv, EngineSpec, Runner};
+use super::runner::{BenchEnv, EngineSpec, Runner};
 use crate::error::{Error, Result};
 use crate::format::size::parse_size;
 

@@ -19,9 +19,9 @@ use hdrhistogram::Histogram;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::config::BenchConfig;
 use super::keys::{KEY_LEN, Values, key};
 use super::phase::YcsbWorkload;
-use super::runner::BenchConfig;
 use super::timing::{self, parallel, record};
 use super::zipf::{Latest, ScrambledZipfian};
 use crate::error::{Error, Result};

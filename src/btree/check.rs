@@ -3,10 +3,11 @@
 //! same depth and linked to the next, every page reachable from the root or the free
 //! list exactly once, and the header's counters true.
 
+use super::access::PageRead;
 use super::overflow;
 use super::page::{HEADER, PageKind};
 use super::pager::DbHeader;
-use super::tree::{self, MAX_HEIGHT, PageRead};
+use super::tree::{self, MAX_HEIGHT};
 use crate::error::{Error, Result};
 
 /// What the checker found, for `kvlab inspect` and the tests.

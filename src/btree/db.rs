@@ -70,9 +70,10 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
+use super::access::PageRead;
 use super::page::{HEADER, Page, PageBuf};
 use super::pager::{self, DbHeader, Mapped, Pager};
-use super::tree::{self, Cursor, PageRead, Txn};
+use super::tree::{self, Cursor, Txn};
 use super::wal::Changed;
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};

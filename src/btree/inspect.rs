@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::access::PageRead;
 use super::check;
 use super::db::{DB_FILE, wal_file};
 use super::page::Page;
 use super::pager::{self, DbHeader};
-use super::tree::PageRead;
 use super::wal;
 use crate::error::Result;
 use crate::format::intmap::IntMap;

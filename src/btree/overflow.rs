@@ -12,8 +12,8 @@
 //! zeros. A chain belongs to exactly one cell: moving a cell between pages moves its
 //! chain, and freeing the cell frees the chain.
 
+use super::access::{PageRead, PageWrite};
 use super::page::{HEADER, Page, PageKind};
-use super::tree::{PageRead, Txn};
 use crate::error::{Error, Result};
 
 /// Payload bytes one overflow page holds.
@@ -27,7 +27,7 @@ pub fn pages_for(page_size: usize, len: usize) -> u64 {
 }
 
 /// Writes `bytes` (not empty) into a new chain and returns its first page.
-pub fn write(txn: &mut Txn<'_>, bytes: &[u8]) -> Result<u64> {
+pub fn write(txn: &mut impl PageWrite, bytes: &[u8]) -> Result<u64> {
     let cap = capacity(txn.page_size());
     // Allocate front to back so each page can name its successor.
     let pieces: Vec<&[u8]> = bytes.chunks(cap).collect();
@@ -72,7 +72,7 @@ pub fn read(
 }
 
 /// Frees the chain of `len` bytes starting at `first`.
-pub fn free(txn: &mut Txn<'_>, first: u64, len: usize) -> Result<()> {
+pub fn free(txn: &mut impl PageWrite, first: u64, len: usize) -> Result<()> {
     let mut next = first;
     for _ in 0..pages_for(txn.page_size(), len) {
         let link = chain_page(txn, next)?.link();

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::access::{PageRead, PageWrite};
 use super::overflow;
 use super::page::{self, Cell, Cells, HEADER, Page, PageBuf, PageBytes, PageKind};
 use super::pager::DbHeader;
@@ -27,32 +28,6 @@ use crate::format::intmap::IntMap;
 /// Deepest tree the code follows before calling the file corrupt (a 512-byte page holds
 /// at least four children, so 1024-byte keys would need far more keys than fit a disk).
 pub const MAX_HEIGHT: usize = 48;
-
-/// Something pages can be read from: a snapshot, or a transaction on top of one.
-pub trait PageRead {
-    /// Page `n`.
-    fn read(&self, n: u64) -> Result<Arc<Page>>;
-    /// Tells the source that page `n` will be read soon (a hint; the default ignores it).
-    fn prefetch(&self, _n: u64) {}
-
-    /// Page `n` without putting it in a cache: for a writer about to copy and change it,
-    /// or a scan passing through (which would push the hot pages out).
-    fn read_uncached(&self, n: u64) -> Result<Arc<Page>> {
-        self.read(n)
-    }
-    /// Page `n` read in place, without an allocation or a reference count, when the source
-    /// can lend it (a page of a mapped file); `None` when it cannot (then use `read`).
-    fn lend(&self, _n: u64) -> Option<Result<Page<&[u8]>>> {
-        None
-    }
-    /// Bytes per page.
-    fn page_size(&self) -> usize;
-    /// An empty buffer with room for a page, for a writer's copy of one (a source may
-    /// have spare ones, which spares the allocator).
-    fn page_buffer(&self) -> Vec<u8> {
-        Vec::with_capacity(self.page_size())
-    }
-}
 
 fn corrupt(page: u64, detail: impl Into<String>) -> Error {
     Error::corruption("btree", page, format!("page {page}: {}", detail.into()))
@@ -316,6 +291,20 @@ impl PageRead for Txn<'_> {
 
     fn page_size(&self) -> usize {
         self.base.page_size()
+    }
+}
+
+impl PageWrite for Txn<'_> {
+    fn alloc(&mut self, kind: PageKind) -> Result<u64> {
+        Txn::alloc(self, kind)
+    }
+
+    fn page_mut(&mut self, n: u64) -> Result<&mut Page> {
+        Txn::page_mut(self, n)
+    }
+
+    fn free(&mut self, n: u64, kind: PageKind) -> Result<()> {
+        Txn::free(self, n, kind)
     }
 }
 

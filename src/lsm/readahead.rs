@@ -15,13 +15,17 @@
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, OnceLock};
 
-use super::sstable::reader::TableReader;
+/// What can be read ahead: a table's file, asked for a range of its bytes.
+pub trait Prefetch: Send + Sync {
+    /// Asks the file system to read `len` bytes at `offset` into memory (a hint).
+    fn prefetch(&self, offset: u64, len: u64);
+}
 
 /// Requests waiting for the helper at most (each asks for up to a scan's window).
 const QUEUE: usize = 64;
 
 struct Request {
-    table: Arc<TableReader>,
+    table: Arc<dyn Prefetch>,
     offset: u64,
     len: u64,
 }
@@ -47,12 +51,12 @@ fn helper() -> Option<&'static SyncSender<Request>> {
 
 /// Asks, from the helper thread when it has room, for `len` bytes of `table` at `offset`
 /// to be read into memory ahead of a scan.
-pub fn read_ahead(table: &Arc<TableReader>, offset: u64, len: u64) {
+pub fn read_ahead<T: Prefetch + 'static>(table: &Arc<T>, offset: u64, len: u64) {
     let Some(sender) = helper() else {
         return table.prefetch(offset, len);
     };
     let request = Request {
-        table: Arc::clone(table),
+        table: Arc::clone(table) as Arc<dyn Prefetch>,
         offset,
         len,
     };

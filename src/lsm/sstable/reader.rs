@@ -96,6 +96,16 @@ impl std::fmt::Debug for TableReader {
     }
 }
 
+impl readahead::Prefetch for TableReader {
+    /// Asks the file system to read `len` bytes at `offset` into memory (a hint).
+    fn prefetch(&self, offset: u64, len: u64) {
+        // A hint: a table whose file cannot be opened now gets none.
+        if let Ok(file) = self.file() {
+            file.prefetch(offset, len);
+        }
+    }
+}
+
 /// Checks the CRC after a block's bytes and returns the block's bytes (sharing `buf`).
 fn verify(buf: Bytes, path: &Path, handle: Handle) -> Result<Bytes> {
     verify_slice(&buf, path, handle)?;
@@ -580,14 +590,6 @@ impl TableReader {
         let len = self.data_end().min(scan_ahead(refills));
         if len > 0 {
             readahead::read_ahead(self, 0, len);
-        }
-    }
-
-    /// Asks the file system to read `len` bytes at `offset` into memory (a hint).
-    pub fn prefetch(&self, offset: u64, len: u64) {
-        // A hint: a table whose file cannot be opened now gets none.
-        if let Ok(file) = self.file() {
-            file.prefetch(offset, len);
         }
     }
 
