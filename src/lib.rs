@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cli")]
 pub mod bench;
 pub mod btree;
 pub mod engines;

@@ -1,4 +1,5 @@
-//! The open files of a store's tables, at most `max_open_files` of them.
+//! The open files of a store's tables, at most `max_open_files` of them, and which tables
+//! wait to be deleted.
 //!
 //! A table keeps its index and filter in memory for its whole life, but needs its file only
 //! to read data blocks. One descriptor per table, with no cap, made a store of many tables
@@ -7,6 +8,7 @@
 //! table whose handle was closed opens its file again at its next read (LevelDB's table
 //! cache does the same, with `max_open_files`).
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,6 +32,8 @@ struct Open {
     clock: u64,
     /// Files opened again after their handle was closed.
     reopens: u64,
+    /// Replaced tables whose files are deleted once no reader holds them.
+    replaced: HashSet<u64>,
 }
 
 impl std::fmt::Debug for TableHandles {
@@ -112,9 +116,21 @@ impl TableHandles {
         Ok(file)
     }
 
+    /// Notes that table `number` was replaced: its file goes when no reader holds it.
+    pub fn mark_replaced(&self, number: u64) {
+        self.open.lock().replaced.insert(number);
+    }
+
+    /// Replaced tables whose files are not deleted yet.
+    pub fn replaced(&self) -> HashSet<u64> {
+        self.open.lock().replaced.clone()
+    }
+
     /// Closes table `number`'s handle (its file is being deleted).
     pub fn forget(&self, number: u64) {
-        self.open.lock().files.remove(&number);
+        let mut open = self.open.lock();
+        open.files.remove(&number);
+        open.replaced.remove(&number);
     }
 
     /// Closes the least recently used handles until at most `capacity` are open. (A read

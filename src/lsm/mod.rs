@@ -6,6 +6,7 @@
 //! manifest's edits) → [`compaction`] → [`db`] (write path, reads, recovery).
 
 pub mod cache;
+pub mod check;
 pub mod compaction;
 pub mod db;
 pub mod handles;

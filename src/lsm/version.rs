@@ -229,6 +229,7 @@ impl TableFile {
     /// Marks the file for deletion once nothing uses it.
     pub fn mark_obsolete(&self) {
         self.obsolete.store(true, Relaxed);
+        self.handles.mark_replaced(self.meta.number);
     }
 }
 

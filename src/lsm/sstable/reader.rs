@@ -355,6 +355,23 @@ impl TableReader {
             .collect()
     }
 
+    /// Each data block read from the file itself (not the cache, not the mapping) with
+    /// its checksum checked: what `Lsm::check` asks of every table.
+    pub fn verify_blocks(&self) -> Result<()> {
+        let file = self.file()?;
+        for entry in &self.index_entries {
+            read_checked(file.as_ref(), &self.path, entry.handle)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the table's filter lets `user_key` through (true without a filter).
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.bloom
+            .as_ref()
+            .is_none_or(|bloom| bloom.may_contain(bloom::hash(user_key)))
+    }
+
     /// A data block: from the mapping, or from the cache, or from disk.
     pub fn block(&self, handle: Handle) -> Result<Block> {
         if let Some(map) = &self.mapped {
