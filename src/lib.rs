@@ -36,13 +36,13 @@
 #[cfg(feature = "cli")]
 pub mod bench;
 pub mod btree;
-pub mod engines;
-pub mod error;
+mod engines;
+mod error;
 pub mod format;
 pub mod identity;
-pub mod kv;
+mod kv;
 pub mod lsm;
-pub mod mem;
+mod mem;
 pub mod peers;
 mod prefetch;
 pub mod vfs;

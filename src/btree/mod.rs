@@ -1,27 +1,28 @@
 //! The B+tree engine ("btree"): pages updated in place, made crash-safe by a write-ahead
 //! log of page images, as SQLite in WAL mode does.
 //!
-//! - [`page`]: the slotted page, the node of the tree.
-//! - [`access`]: how the tree reads and changes pages (a snapshot, a transaction).
-//! - [`overflow`]: chains of pages for payloads that do not fit a quarter page.
-//! - [`pager`]: the database file, its header page, and the buffer pool.
-//! - [`tree`]: search, insert with splits, delete with merges, cursors — inside a
+//! - `page`: the slotted page, the node of the tree.
+//! - `access`: how the tree reads and changes pages (a snapshot, a transaction).
+//! - `overflow`: chains of pages for payloads that do not fit a quarter page.
+//! - `pager`: the database file, its header page, and the buffer pool.
+//! - `tree`: search, insert with splits, delete with merges, cursors — inside a
 //!   transaction that copies the pages it changes.
-//! - [`wal`]: the log of committed transactions (new header + changed page images).
-//! - [`db`]: the store: snapshots, commit, checkpoint, recovery.
-//! - [`check`]: the integrity checker.
-//! - [`inspect`]: `kvlab inspect` for a B+tree directory.
+//! - `wal`: the log of committed transactions (new header + changed page images).
+//! - `db`: the store: snapshots, commit, checkpoint, recovery.
+//! - `check`: the integrity checker.
+//! - `inspect`: `kvlab inspect` for a B+tree directory.
 
-pub mod access;
+pub(crate) mod access;
 pub mod check;
-pub mod db;
+pub(crate) mod db;
 pub mod inspect;
 pub mod options;
-pub mod overflow;
-pub mod page;
-pub mod pager;
-pub mod tree;
-pub mod wal;
+pub(crate) mod overflow;
+pub(crate) mod page;
+pub(crate) mod pager;
+pub(crate) mod tree;
+pub(crate) mod wal;
 
 pub use db::BTree;
 pub use options::BTreeOptions;
+pub use pager::DbHeader;

@@ -634,6 +634,7 @@ impl Pager {
     }
 
     /// Pages cached now.
+    #[cfg(test)]
     pub fn pool_len(&self) -> usize {
         self.pool.lock().frames.len()
     }

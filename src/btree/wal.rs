@@ -360,10 +360,6 @@ fn encode_deltas(out: &mut Vec<u8>, pages: &mut [Changed]) {
     }
 }
 
-/// Records under this many bytes grow the WAL file in steps of zeros (the log framing's
-/// rule, [`log::write_stepped`]).
-pub use crate::format::log::SMALL_RECORD;
-
 /// Writes commit records at the end of the current cycle's records.
 ///
 /// Small records make the file grow in steps of zeros written ahead of them (as
@@ -371,7 +367,7 @@ pub use crate::format::log::SMALL_RECORD;
 /// and its fdatasync has no new size or blocks to journal (single-key commits here: 4.2k/s
 /// appending, 6–8k/s inside the file). Zeros are no record, so the log ends where they
 /// start. The price: each byte of a first cycle is written twice, so only records under
-/// [`SMALL_RECORD`] do it; larger ones just append, and share their metadata update among
+/// [`SMALL_RECORD`](crate::format::log::SMALL_RECORD) do it; larger ones just append, and share their metadata update among
 /// many bytes (fillseq, 120 KB a commit: W 2.1 zero-filling, 1.1 appending).
 pub struct WalWriter {
     file: Box<dyn VfsFile>,
@@ -408,11 +404,6 @@ impl WalWriter {
     /// True when this cycle has no records yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// How much of this cycle is durable.
-    pub fn synced(&self) -> u64 {
-        self.synced
     }
 
     /// Writes encoded records after the last one.
@@ -516,8 +507,6 @@ pub struct Commit {
     pub deltas: Vec<Delta>,
     /// Where the record starts in the file.
     pub start: u64,
-    /// Where the record ends in the file.
-    pub end: u64,
 }
 
 /// The WAL cycle a commit record's payload names, if it has one.
@@ -570,7 +559,6 @@ pub fn read_commits(data: &[u8], path: &Path, cycle: u64) -> Result<(Vec<Commit>
             header,
             deltas,
             start: (record.start - log::HEADER_LEN) as u64,
-            end: record.end as u64,
         });
     }
     Ok((commits, contents.valid_len as u64))
@@ -797,7 +785,6 @@ mod tests {
         assert_eq!(commits.len(), 2);
         assert_eq!((commits[0].start, commits[1].start), (0, at));
         assert_eq!(commits[1].txn, 2);
-        assert_eq!(commits[1].end, log.len() as u64);
         assert!(!commits[1].deltas[0].from_zeros && commits[0].deltas[0].from_zeros);
         assert_eq!(replay(&log, &commits[..1], 3), page(3, 7).data[..]);
         assert_eq!(replay(&log, &commits, 3), page(3, 9).data[..]);
@@ -883,7 +870,7 @@ mod tests {
             &mut changed(big),
         )
         .unwrap();
-        assert!(record.len() >= SMALL_RECORD);
+        assert!(record.len() >= crate::format::log::SMALL_RECORD);
         assert_eq!(w.len(), before + record.len() as u64);
         assert!(w.len() > size);
         assert_eq!(

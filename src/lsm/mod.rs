@@ -1,24 +1,25 @@
 //! The LSM tree engine ("lsm"): a write-ahead log and memtable in front of immutable
 //! sorted tables, merged level by level in the background.
 //!
-//! Reading order: [`ikey`] (internal keys) → [`memtable`] →
-//! [`sstable`] (blocks, bloom filter, builder, reader) → [`version`] (levels and the
-//! manifest's edits) → [`compaction`] → [`db`] (write path, reads, recovery).
+//! Reading order: `ikey` (internal keys) → `memtable` →
+//! `sstable` (blocks, bloom filter, builder, reader) → `version` (levels and the
+//! manifest's edits) → `compaction` → `db` (write path, reads, recovery).
 
-pub mod cache;
+pub(crate) mod cache;
 pub mod check;
-pub mod compaction;
-pub mod db;
-pub mod handles;
-pub mod ikey;
+pub(crate) mod compaction;
+pub(crate) mod db;
+pub(crate) mod handles;
+pub(crate) mod ikey;
 pub mod inspect;
-pub mod iter;
-pub mod level_iter;
-pub mod memtable;
+pub(crate) mod iter;
+pub(crate) mod level_iter;
+pub(crate) mod memtable;
 pub mod options;
-pub mod readahead;
-pub mod sstable;
-pub mod version;
+pub(crate) mod readahead;
+pub(crate) mod sstable;
+pub(crate) mod version;
 
 pub use db::Lsm;
 pub use options::{CompactionStyle, LsmOptions};
+pub use version::TableMeta;

@@ -79,11 +79,6 @@ impl BlockBuilder {
         self.buf.len() + 4 * self.restarts.len() + 4
     }
 
-    /// Entries added so far.
-    pub fn len(&self) -> usize {
-        self.entries
-    }
-
     /// True before the first `add`.
     pub fn is_empty(&self) -> bool {
         self.entries == 0

@@ -17,8 +17,6 @@ const WRITE_CHUNK: usize = 256 << 10;
 pub struct TableSummary {
     /// Bytes of the file.
     pub size: u64,
-    /// Entries.
-    pub entries: u64,
     /// The first encoded internal key.
     pub smallest: Vec<u8>,
     /// The last encoded internal key.
@@ -107,11 +105,6 @@ impl TableBuilder {
         self.offset + self.data.size() as u64
     }
 
-    /// Entries added.
-    pub fn entries(&self) -> u64 {
-        self.entries
-    }
-
     fn write_block(&mut self, block: &[u8]) -> Result<Handle> {
         let handle = Handle {
             offset: self.offset,
@@ -153,6 +146,7 @@ impl TableBuilder {
     }
 
     /// Writes the rest, syncs the file, and says what it holds.
+    #[cfg(test)]
     pub fn finish(self) -> Result<TableSummary> {
         self.finish_unsynced()?.sync()
     }
@@ -188,7 +182,6 @@ impl TableBuilder {
             file: self.file,
             summary: TableSummary {
                 size: self.offset + super::FOOTER_LEN as u64,
-                entries: self.entries,
                 smallest: self.smallest,
                 largest,
             },
