@@ -6,11 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::cache::BlockCache;
-use super::db::{read_manifest, read_wal, wal_numbers, wal_path};
+use super::filename::{wal_numbers, wal_path};
 use super::ikey;
 use super::iter::InternalIterator;
+use super::manifest::read_manifest;
 use super::sstable::reader::TableReader;
 use super::version::table_path;
+use super::wal::read_wal;
 use crate::error::Result;
 use crate::vfs::{FileKind, Vfs};
 
