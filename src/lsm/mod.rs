@@ -8,6 +8,8 @@
 //! write path), `background` (flush, compaction, settle), `read` (gets and scans), and
 //! `db` (the store that holds them together). `check` is the integrity checker,
 //! `inspect` reads a directory without opening it.
+
+mod background;
 pub(crate) mod cache;
 pub mod check;
 mod commit;
