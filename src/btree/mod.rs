@@ -8,20 +8,25 @@
 //! - `tree`: search, insert with splits, delete with merges, cursors — inside a
 //!   transaction that copies the pages it changes.
 //! - `wal`: the log of committed transactions (new header + changed page images).
-//! - `db`: the store: snapshots, commit, checkpoint, recovery.
+//! - `db`: the store and its commit path; `snapshot` (what readers see), `wal_index`
+//!   (committed page images in memory), `checkpoint`, `recovery`.
 //! - `check`: the integrity checker.
 //! - `inspect`: `kvlab inspect` for a B+tree directory.
 
 pub(crate) mod access;
 pub mod check;
+mod checkpoint;
 pub(crate) mod db;
 pub mod inspect;
 pub mod options;
 pub(crate) mod overflow;
 pub(crate) mod page;
 pub(crate) mod pager;
+mod recovery;
+mod snapshot;
 pub(crate) mod tree;
 pub(crate) mod wal;
+mod wal_index;
 
 pub use db::BTree;
 pub use options::BTreeOptions;
