@@ -8,8 +8,7 @@ use super::page::Page;
 use super::pager::DbHeader;
 use crate::error::{Error, Result};
 
-use super::db::*;
-use super::{snapshot::*, wal_index::*};
+use super::{db::*, shared::*, snapshot::*, view::*, wal_index::*};
 
 impl Shared {
     /// Writes the newest image of each page in frozen WAL cycle `generation` into the

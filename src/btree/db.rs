@@ -64,104 +64,24 @@
 //! of both, cycle `c` is checkpointed before the store opens. No records: the database
 //! file's header is the state.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
-use super::page::{HEADER, Page, PageBuf};
-use super::pager::{DbHeader, Pager};
+use super::page::HEADER;
+use super::pager::DbHeader;
 use super::tree::{self, Txn};
 use super::wal::Changed;
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
 use crate::identity::StoreDir;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, ScanIter, Stats, WriteBatch};
-use crate::vfs::{self, Counted};
+use crate::vfs::{self};
 
-use super::{snapshot::*, wal_index::*};
-/// The on-disk format version of the B+tree's files.
-pub const FORMAT: u32 = 3;
-/// The database file's name.
-pub const DB_FILE: &str = "btree.db";
-/// The WAL files' names: cycle `c` is written in `WAL_FILES[c % 2]`.
-pub const WAL_FILES: [&str; 2] = ["btree.wal.0", "btree.wal.1"];
-
-/// The WAL file of cycle `cycle`.
-pub fn wal_file(cycle: u64) -> &'static str {
-    WAL_FILES[wal::file_of(cycle)]
-}
-
-#[derive(Debug, Default)]
-pub(super) struct Counters {
-    pub(super) commits: AtomicU64,
-    pub(super) wal_frames: AtomicU64,
-    pub(super) checkpoints: AtomicU64,
-    pub(super) checkpoint_pages: AtomicU64,
-}
-
-/// The most page buffers kept spare (8 MiB of 4 KiB pages).
-pub(super) const SPARE_BUFFERS: usize = 2048;
-
-/// What readers and the writer share.
-pub(super) struct Shared {
-    pub(super) dir: PathBuf,
-    pub(super) vfs: Arc<Counted>,
-    pub(super) pager: Pager,
-    pub(super) index: RwLock<WalIndex>,
-    pub(super) current: RwLock<Arc<Snapshot>>,
-    /// Snapshots replaced by newer ones; a checkpoint waits until all are dropped.
-    pub(super) retired: Mutex<Vec<Weak<Snapshot>>>,
-    /// Set when a WAL append or a sync failed.
-    pub(super) poisoned: Mutex<Option<String>>,
-    /// Buffers of images no snapshot sees any more, for the writer's next copies of
-    /// pages: a batch of random inserts copies about as many pages as it lets go of,
-    /// and reusing their buffers spares the allocator a malloc and a free for each.
-    pub(super) spare: Mutex<Vec<Vec<u8>>>,
-    pub(super) counters: Counters,
-}
-
-impl Shared {
-    /// Marks the store unwritable after `e`, a failed write or sync, and returns the
-    /// error every write gets from now on.
-    pub(super) fn poison(&self, e: &Error) -> Error {
-        let mut p = self.poisoned.lock();
-        if p.is_none() {
-            *p = Some(format!(
-                "a write or sync failed ({e}); nothing since the last good sync can be \
-                 trusted to be durable, so the store refuses writes until it is reopened"
-            ));
-        }
-        Error::Poisoned(p.clone().unwrap_or_default())
-    }
-
-    /// Keeps the buffers of `pages`, images no snapshot sees any more, for the writer's
-    /// next copies of pages (up to [`SPARE_BUFFERS`]), unless something still holds
-    /// them (a reader, the pool, a value handed out). The rest are freed after the lock
-    /// is let go.
-    pub(super) fn reclaim(&self, pages: Vec<Arc<Page>>) {
-        let page_size = self.pager.page_size();
-        let mut pages = pages.into_iter();
-        let mut spare = self.spare.lock();
-        while spare.len() < SPARE_BUFFERS
-            && let Some(page) = pages.next()
-        {
-            // (A page of its own bytes: images are kept as the writer made them.)
-            if let Some(Page {
-                data: PageBuf::Owned(mut buffer),
-                ..
-            }) = Arc::into_inner(page)
-                && buffer.capacity() >= page_size
-            {
-                buffer.clear();
-                spare.push(buffer);
-            }
-        }
-    }
-}
+use super::{shared::*, snapshot::*, view::*};
 
 pub(super) struct Writer {
     /// The WAL files' writers: cycle `c` appends to `logs[c % 2]`.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::access::PageRead;
 use super::check;
-use super::db::{DB_FILE, wal_file};
+use super::filename::{DB_FILE, wal_file};
 use super::page::Page;
 use super::pager::{self, DbHeader};
 use super::wal;

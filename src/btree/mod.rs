@@ -17,14 +17,17 @@ pub(crate) mod access;
 pub mod check;
 mod checkpoint;
 pub(crate) mod db;
+mod filename;
 pub mod inspect;
 pub mod options;
 pub(crate) mod overflow;
 pub(crate) mod page;
 pub(crate) mod pager;
 mod recovery;
+mod shared;
 mod snapshot;
 pub(crate) mod tree;
+mod view;
 pub(crate) mod wal;
 mod wal_index;
 

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 
 use super::BTreeOptions;
+use super::filename::*;
 use super::page::Page;
 use super::pager::{self, DbHeader, Pager};
 use super::wal::{self, WalWriter};
@@ -17,8 +18,7 @@ use crate::identity;
 use crate::kv::Options;
 use crate::vfs::{self, Counted, FileKind, Vfs};
 
-use super::db::*;
-use super::{snapshot::*, wal_index::*};
+use super::{db::*, shared::*, snapshot::*, wal_index::*};
 
 /// One WAL cycle as recovery reads it.
 pub(super) struct CycleLog {

@@ -48,6 +48,7 @@ use super::handles::TableHandles;
 use super::memtable::Memtable;
 use super::sstable::reader::FilterCounters;
 use super::version::{LEVELS, TableMeta, Version};
+use super::wal_syncer::WalSyncer;
 use super::{CompactionStyle, LsmOptions};
 use crate::error::{Error, Result};
 use crate::format::log::LogWriter;
@@ -55,7 +56,6 @@ use crate::identity::{self, StoreDir};
 use crate::kv::{Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 use crate::vfs::{self, Counted, Vfs};
 
-use super::commit::*;
 use super::manifest::*;
 use super::recovery::*;
 

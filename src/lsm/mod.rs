@@ -30,6 +30,7 @@ mod recovery;
 pub(crate) mod sstable;
 pub(crate) mod version;
 mod wal;
+mod wal_syncer;
 
 pub use db::Lsm;
 pub use options::{CompactionStyle, LsmOptions};
