@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::CompactionStyle;
+use super::compaction;
 use super::memtable::Memtable;
 use super::wal_syncer::WalSyncer;
 use crate::error::{Error, Result};
@@ -165,7 +165,8 @@ impl Inner {
                 return Err(Error::Poisoned(e.clone()));
             }
             let l0 = st.version.levels[0].len();
-            let leveled = self.opts.compaction == CompactionStyle::Leveled;
+            // (Tiered keeps its runs in level 0: their number is the policy's to bound.)
+            let leveled = compaction::policy(self.opts.compaction).drains_level0();
             if leveled && l0 >= self.opts.l0_slowdown && !slowed && !force {
                 // Give compaction a millisecond before going on.
                 slowed = true;

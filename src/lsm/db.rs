@@ -41,6 +41,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
+use super::LsmOptions;
 use super::cache::BlockCache;
 use super::check;
 use super::compaction;
@@ -49,7 +50,6 @@ use super::memtable::Memtable;
 use super::sstable::reader::FilterCounters;
 use super::version::{LEVELS, TableMeta, Version};
 use super::wal_syncer::WalSyncer;
-use super::{CompactionStyle, LsmOptions};
 use crate::error::{Error, Result};
 use crate::format::log::LogWriter;
 use crate::identity::{self, StoreDir};
@@ -242,7 +242,7 @@ impl Lsm {
             };
             if let Some(plan) = plan {
                 self.inner.run_compaction(&plan)?;
-                if self.inner.opts.compaction == CompactionStyle::Tiered {
+                if !compaction::policy(self.inner.opts.compaction).drains_level0() {
                     break;
                 }
             }
@@ -383,7 +383,7 @@ impl KvStore for Lsm {
     }
 
     fn settle(&self) -> Result<()> {
-        if self.inner.opts.compaction == CompactionStyle::Leveled {
+        if compaction::policy(self.inner.opts.compaction).drains_level0() {
             // The settled shape has an empty level 0, so a read asks one table per level.
             self.inner.settle_level0()?;
         } else {
