@@ -5,8 +5,8 @@
 //! - `access`: how the tree reads and changes pages (a snapshot, a transaction).
 //! - `overflow`: chains of pages for payloads that do not fit a quarter page.
 //! - `pager`: the database file, its header page, and the buffer pool.
-//! - `tree`: search, insert with splits, delete with merges, cursors — inside a
-//!   transaction that copies the pages it changes.
+//! - `tree`: search and point gets; `txn`: insert with splits, delete with merges, inside
+//!   a transaction that copies the pages it changes; `cursor`: ordered reads.
 //! - `wal`: the log of committed transactions (new header + changed page images).
 //! - `db`: the store and its commit path; `snapshot` (what readers see), `wal_index`
 //!   (committed page images in memory), `checkpoint`, `recovery`.
@@ -16,6 +16,7 @@
 pub(crate) mod access;
 pub mod check;
 mod checkpoint;
+mod cursor;
 pub(crate) mod db;
 mod filename;
 pub mod inspect;
@@ -27,6 +28,7 @@ mod recovery;
 mod shared;
 mod snapshot;
 pub(crate) mod tree;
+pub(crate) mod txn;
 mod view;
 pub(crate) mod wal;
 mod wal_index;

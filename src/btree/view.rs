@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::access::PageRead;
+use super::cursor::Cursor;
 use super::page::Page;
-use super::tree::Cursor;
 use crate::error::{Error, Result};
 use crate::kv::{KeyRange, scan_item};
 
