@@ -25,9 +25,9 @@ pub use checked::Checked;
 pub use range::KeyRange;
 pub use stats::Stats;
 
-use crate::btree::options::BTreeOptions;
 use crate::error::{Error, Result};
-use crate::lsm::options::LsmOptions;
+use crate::options::btree::BTreeOptions;
+use crate::options::lsm::LsmOptions;
 use crate::vfs::{RealFs, Vfs};
 
 /// The longest key, in bytes.

@@ -43,6 +43,7 @@ pub mod identity;
 mod kv;
 pub mod lsm;
 mod mem;
+pub mod options;
 pub mod peers;
 mod prefetch;
 pub mod vfs;

@@ -20,7 +20,6 @@ mod cursor;
 pub(crate) mod db;
 mod filename;
 pub mod inspect;
-pub mod options;
 pub(crate) mod overflow;
 pub(crate) mod page;
 pub(crate) mod pager;
@@ -33,6 +32,6 @@ mod view;
 pub(crate) mod wal;
 mod wal_index;
 
+pub use crate::options::btree::BTreeOptions;
 pub use db::BTree;
-pub use options::BTreeOptions;
 pub use pager::DbHeader;

@@ -40,10 +40,7 @@ use std::path::Path;
 
 /// Bytes of the page header before the slot array.
 pub const HEADER: usize = 4 + 1 + 1 + 2 + 4 + 4 + 8;
-/// Smallest and largest page sizes.
-pub const MIN_PAGE: usize = 512;
-/// Largest page size.
-pub const MAX_PAGE: usize = 64 << 10;
+pub use crate::options::btree::{MAX_PAGE, MIN_PAGE};
 
 /// What a page holds. DO NOT CHANGE THESE VALUES: they are on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

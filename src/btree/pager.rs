@@ -416,16 +416,6 @@ impl std::fmt::Debug for Pager {
     }
 }
 
-/// Checks a page size option.
-pub fn check_page_size(page_size: usize) -> Result<()> {
-    if !page_size.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page_size) {
-        return Err(Error::invalid(format!(
-            "page size {page_size}: a power of two from {MIN_PAGE} to {MAX_PAGE}"
-        )));
-    }
-    Ok(())
-}
-
 /// Reads the header page of a database file.
 pub fn read_header(file: &dyn VfsFile, path: &Path) -> Result<DbHeader> {
     let mut head = vec![0u8; HEADER_LEN];
@@ -718,15 +708,5 @@ mod tests {
         assert_eq!(pager.read_db(7, true).unwrap().cells(), 2);
         assert_eq!(seven.cells(), 1, "a page handed out stays as it was");
         assert_eq!(held.cells(), 1);
-    }
-
-    #[test]
-    fn bad_page_sizes_are_refused() {
-        for bad in [0, 256, 1000, 4097, 128 << 10] {
-            assert!(check_page_size(bad).is_err(), "{bad}");
-        }
-        for good in [512, 1024, 4096, 65536] {
-            check_page_size(good).unwrap();
-        }
     }
 }

@@ -23,7 +23,6 @@ pub(crate) mod iter;
 pub(crate) mod level_iter;
 mod manifest;
 pub(crate) mod memtable;
-pub mod options;
 mod read;
 pub(crate) mod readahead;
 mod recovery;
@@ -32,6 +31,6 @@ pub(crate) mod version;
 mod wal;
 mod wal_syncer;
 
+pub use crate::options::lsm::{CompactionStyle, LsmOptions};
 pub use db::Lsm;
-pub use options::{CompactionStyle, LsmOptions};
 pub use version::TableMeta;

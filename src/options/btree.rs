@@ -1,8 +1,22 @@
 //! The B+tree engine's knobs.
 
-use super::pager;
 use crate::error::{Error, Result};
 use crate::format::size::parse_size;
+
+/// The smallest page size a store may be made with.
+pub const MIN_PAGE: usize = 512;
+/// The largest page size a store may be made with.
+pub const MAX_PAGE: usize = 64 << 10;
+
+/// Checks a page size option.
+pub fn check_page_size(page_size: usize) -> Result<()> {
+    if !page_size.is_power_of_two() || !(MIN_PAGE..=MAX_PAGE).contains(&page_size) {
+        return Err(Error::invalid(format!(
+            "page size {page_size}: a power of two from {MIN_PAGE} to {MAX_PAGE}"
+        )));
+    }
+    Ok(())
+}
 
 /// The B+tree's knobs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +95,7 @@ impl BTreeOptions {
 
     /// Checks the knobs make sense.
     pub fn validate(&self) -> Result<()> {
-        pager::check_page_size(self.page_size)
+        check_page_size(self.page_size)
     }
 }
 
@@ -90,4 +104,19 @@ fn flag(name: &str, value: &str) -> Result<bool> {
     value
         .parse()
         .map_err(|_| Error::invalid(format!("btree.{name} is true or false, not '{value}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_page_sizes_are_refused() {
+        for bad in [0, 256, 1000, 4097, 128 << 10] {
+            assert!(check_page_size(bad).is_err(), "{bad}");
+        }
+        for good in [512, 1024, 4096, 65536] {
+            check_page_size(good).unwrap();
+        }
+    }
 }
