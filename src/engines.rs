@@ -17,7 +17,8 @@ pub enum EngineKind {
     /// [`MemStore`]: an ordered map in memory; the model of every test and the no-disk
     /// baseline of every comparison. Keeps nothing across a reopen.
     Mem,
-    /// The B+tree over a pager with a WAL of page images (`btree`).
+    /// The B+tree over a pager, made crash-safe by a WAL of the bytes each commit changed in
+    /// each page (`btree`).
     BTree,
     /// [`Lsm`]: the log-structured merge tree.
     Lsm,

@@ -1,5 +1,6 @@
 //! The B+tree engine ("btree"): pages updated in place, made crash-safe by a write-ahead
-//! log of page images, as SQLite in WAL mode does.
+//! log of the bytes each commit changed in each page, checkpointed into the database file
+//! in the background.
 //!
 //! - `page`: the slotted page, the node of the tree.
 //! - `access`: how the tree reads and changes pages (a snapshot, a transaction).
@@ -7,7 +8,7 @@
 //! - `pager`: the database file, its header page, and the buffer pool.
 //! - `tree`: search and point gets; `txn`: insert with splits, delete with merges, inside
 //!   a transaction that copies the pages it changes; `cursor`: ordered reads.
-//! - `wal`: the log of committed transactions (new header + changed page images).
+//! - `wal`: the log of committed transactions (new header + each changed page's delta).
 //! - `db`: the store and its commit path; `snapshot` (what readers see), `wal_index`
 //!   (committed page images in memory), `checkpoint`, `recovery`.
 //! - `check`: the integrity checker.
