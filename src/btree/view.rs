@@ -31,15 +31,18 @@ impl View<'_> {
     /// Page `n` in memory of its own, never a view of the mapped file (which a checkpoint
     /// may write over): what a pinned page must be.
     pub(super) fn fetch_owned(&self, n: u64) -> Result<Arc<Page>> {
-        let image = self
-            .shared
-            .index
-            .read()
-            .find(self.snap.generation, self.snap.end, n);
-        match image {
+        match self.wal_image(n) {
             Some(page) => Ok(page),
             None => self.shared.pager.read_db_owned(n),
         }
+    }
+
+    /// The image of page `n` in the WAL index that this snapshot sees, if any.
+    fn wal_image(&self, n: u64) -> Option<Arc<Page>> {
+        self.shared
+            .index
+            .read()
+            .find(self.snap.generation, self.snap.end, n)
     }
 
     pub(super) fn fetch(&self, n: u64, keep: bool) -> Result<Arc<Page>> {
@@ -56,12 +59,7 @@ impl View<'_> {
                 ),
             ));
         }
-        let image = self
-            .shared
-            .index
-            .read()
-            .find(self.snap.generation, self.snap.end, n);
-        match image {
+        match self.wal_image(n) {
             Some(page) => Ok(page),
             None => self.shared.pager.read_db(n, keep),
         }
@@ -83,11 +81,8 @@ impl PageRead for View<'_> {
             return None; // read() says why, or takes the pinned page
         }
         // A snapshot that ends at the WAL's start (just after a checkpoint) has no images.
-        if self.snap.end > 0 || self.snap.after_frozen {
-            let index = self.shared.index.read();
-            if index.find(self.snap.generation, self.snap.end, n).is_some() {
-                return None;
-            }
+        if (self.snap.end > 0 || self.snap.after_frozen) && self.wal_image(n).is_some() {
+            return None;
         }
         self.shared.pager.lend(map, n)
     }
@@ -96,9 +91,7 @@ impl PageRead for View<'_> {
         if self.pinned(n).is_some() {
             return;
         }
-        let index = self.shared.index.read();
-        let in_wal = index.find(self.snap.generation, self.snap.end, n).is_some();
-        if !in_wal && n < self.snap.header.page_count {
+        if n < self.snap.header.page_count && self.wal_image(n).is_none() {
             self.shared.pager.prefetch_db(n);
         }
     }
