@@ -165,6 +165,12 @@ struct InspectArgs {
 }
 
 fn main() -> ExitCode {
+    // Output piped into a reader that stops early (`kvlab inspect DIR | head`) ends the
+    // process quietly, as for any command-line tool, rather than in a panic of println!.
+    // SAFETY: restoring the default disposition of a signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compare(args) => compare(args),
@@ -200,7 +206,8 @@ struct BenchDir {
 
 fn bench_dir(given: Option<&Path>) -> std::io::Result<BenchDir> {
     if let Some(dir) = given {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("--dir {}: {e}", dir.display())))?;
         if is_tmpfs(dir) {
             eprintln!(
                 "warning: {} is on tmpfs: the figures will measure memory, not a disk",
@@ -239,12 +246,16 @@ fn config_from(args: &WorkloadArgs) -> BenchConfig {
     }
 }
 
-fn env_from(args: &WorkloadArgs, dir: &Path) -> kvlab::Result<BenchEnv> {
+/// The environment of a run of `engines`. A knob (`--set ENGINE.NAME=VALUE`) applies to
+/// its own engine; one for an engine not in the run is an error, since it would change
+/// nothing and a comparison would chart noise.
+fn env_from(args: &WorkloadArgs, dir: &Path, engines: &[EngineKind]) -> kvlab::Result<BenchEnv> {
     let mut options = Options {
         durability: args.durability,
         ..Options::default()
     };
     for knob in &args.knobs {
+        check_knob_engine(knob, engines)?;
         options.set(knob)?;
     }
     Ok(BenchEnv {
@@ -254,6 +265,22 @@ fn env_from(args: &WorkloadArgs, dir: &Path) -> kvlab::Result<BenchEnv> {
         // SAFETY: geteuid has no preconditions.
         drop_caches: unsafe { libc::geteuid() } == 0,
     })
+}
+
+/// An error unless `knob` (`ENGINE.NAME=VALUE`, or `ENGINE.NAME`) names an engine of
+/// `engines`.
+fn check_knob_engine(knob: &str, engines: &[EngineKind]) -> kvlab::Result<()> {
+    let Some((engine, _)) = knob.split_once('.') else {
+        return Ok(()); // Options::set says what is wrong with it
+    };
+    if engines.iter().any(|e| e.name() == engine.trim()) {
+        return Ok(());
+    }
+    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+    Err(kvlab::Error::invalid(format!(
+        "knob '{knob}' is for {engine}, which this run does not include (engines: {})",
+        names.join(", ")
+    )))
 }
 
 fn progress_bar(engine: EngineKind, phases: usize) -> ProgressBar {
@@ -315,7 +342,7 @@ fn compare(args: CompareArgs) -> CliResult {
     let config = config_from(&args.workload);
     config.validate()?;
     let dir = bench_dir(args.workload.dir.as_deref())?;
-    let env = env_from(&args.workload, &dir.path)?;
+    let env = env_from(&args.workload, &dir.path, &engines)?;
     let mut json = args.json.as_ref().map(File::create).transpose()?;
 
     println!("# kvlab compare\n");
@@ -363,7 +390,7 @@ fn bench(args: BenchArgs) -> CliResult {
         ..config_from(&args.workload)
     };
     let dir = bench_dir(args.workload.dir.as_deref())?;
-    let env = env_from(&args.workload, &dir.path)?;
+    let env = env_from(&args.workload, &dir.path, &[args.engine])?;
     let mut runner = Runner::new(args.engine, &config, &env)?;
     let stdout = std::io::stdout();
     runner.run(
@@ -380,6 +407,24 @@ const SHELL_HELP: &str = "commands: put KEY VALUE | get KEY | del KEY | scan [FR
 stats | sync | help | quit   (keys and values are text)";
 
 fn shell(args: ShellArgs) -> CliResult {
+    if !args.engine.persistent()
+        && std::fs::read_dir(&args.dir).is_ok_and(|mut d| d.next().is_some())
+    {
+        let held = kvlab::identity::read(&kvlab::vfs::RealFs::new(), &args.dir)
+            .ok()
+            .flatten()
+            .map_or_else(
+                || "files".to_string(),
+                |id| format!("a {} store", id.engine),
+            );
+        return Err(format!(
+            "{} holds {held}, and the {} engine keeps nothing on disk: it would ignore them \
+             (give the engine that wrote them)",
+            args.dir.display(),
+            args.engine
+        )
+        .into());
+    }
     let options = Options {
         durability: args.durability,
         ..Options::default()
@@ -520,11 +565,12 @@ fn inspect(args: InspectArgs) -> CliResult {
 
 fn sweep(args: SweepArgs) -> CliResult {
     kvlab::bench::sweep::check_knob(&args.knob)?;
+    check_knob_engine(&args.knob, &[args.engine])?;
     let phases = Phase::parse_list(&args.phases)?;
     let config = config_from(&args.workload);
     config.validate()?;
     let dir = bench_dir(args.workload.dir.as_deref())?;
-    let env = env_from(&args.workload, &dir.path)?;
+    let env = env_from(&args.workload, &dir.path, &[args.engine])?;
     let out = args
         .out
         .clone()
@@ -574,7 +620,7 @@ fn report(args: ReportArgs) -> CliResult {
         dir: None,
         knobs: Vec::new(),
     };
-    let env = env_from(&workload, &dir.path)?;
+    let env = env_from(&workload, &dir.path, &engines)?;
     let reports = run_engines(&engines, &Phase::STANDARD, &config, &env, None)?;
     let base = args
         .file

@@ -22,6 +22,7 @@ use super::phase::{Phase, PhaseReport};
 use super::ycsb;
 use crate::engines::EngineKind;
 use crate::error::{Error, Result};
+use crate::identity;
 use crate::kv::{Durability, KeyRange, KvStore, Options, Stats, WriteBatch};
 use crate::vfs::{OsIo, os_io};
 
@@ -199,11 +200,30 @@ impl<'a> Runner<'a> {
         (self.engine.open)(dir, self.env.options.clone())
     }
 
-    /// Opens an empty store in a fresh subdirectory.
+    /// Opens an empty store in a fresh subdirectory. A directory of that name left by an
+    /// earlier run is removed only if it is empty or holds a store of this engine (its
+    /// identity file says so); anything else there is someone's, and is an error naming
+    /// it, untouched.
     fn fresh(&self, name: &str) -> Result<(Box<dyn KvStore>, PathBuf)> {
         let dir = self.env.dir.join(format!("{}-{name}", self.engine.name));
         let vfs = &self.env.options.vfs;
         if vfs.exists(&dir)? {
+            let ours = vfs.is_dir(&dir)?
+                && (vfs.list(&dir)?.is_empty()
+                    || identity::read(vfs.as_ref(), &dir)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|id| id.engine == self.engine.name));
+            if !ours {
+                return Err(Error::NotAStore {
+                    dir,
+                    detail: format!(
+                        "the benchmark would replace it with a new {} store, but it holds \
+                         no {} store (left as it is; remove it or choose another --dir)",
+                        self.engine.name, self.engine.name
+                    ),
+                });
+            }
             vfs.remove_dir_all(&dir)?;
         }
         Ok((self.open(&dir)?, dir))
