@@ -71,6 +71,29 @@ impl EngineKind {
         }
     }
 
+    /// What the engine is, in one line.
+    pub fn description(self) -> &'static str {
+        match self {
+            EngineKind::Mem => {
+                "an ordered map in memory: the no-disk baseline and the tests' oracle"
+            }
+            EngineKind::BTree => {
+                "kvlab's B+tree: pages updated in place behind a WAL of changed bytes"
+            }
+            EngineKind::Lsm => {
+                "kvlab's LSM tree: WAL, memtable, sorted tables, leveled or tiered compaction"
+            }
+            #[cfg(feature = "redb")]
+            EngineKind::Redb => "redb (peer): a production copy-on-write B+tree",
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => "LMDB (peer): a production copy-on-write B+tree read through a map",
+            #[cfg(feature = "sqlite")]
+            EngineKind::Sqlite => "SQLite (peer): a production B-tree in WAL mode",
+            #[cfg(feature = "fjall")]
+            EngineKind::Fjall => "fjall (peer): a production LSM tree",
+        }
+    }
+
     /// Whether the engine keeps its data across a reopen (every engine but "mem").
     pub fn persistent(self) -> bool {
         !matches!(self, EngineKind::Mem)

@@ -181,7 +181,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
-                println!("{kind}");
+                println!("{:<7} {}", kind.name(), kind.description());
             }
             Ok(())
         }
