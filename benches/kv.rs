@@ -81,10 +81,12 @@ fn bench_engine(c: &mut Criterion, name: &str, store: &dyn KvStore) {
 }
 
 fn main() {
+    // Short defaults; criterion's own options on the command line (--warm-up-time,
+    // --measurement-time, ...) override them.
     let mut c = Criterion::default()
-        .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
     let dir = tempfile::tempdir().expect("temporary directory");
     let options = || Options {
         durability: Durability::Buffered,
