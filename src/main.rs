@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kvlab::bench::device::{describe_machine, is_tmpfs};
+use kvlab::bench::run_info::{self, RunInfo};
 use kvlab::bench::table::{amplification_table, throughput_table};
 use kvlab::bench::{BenchConfig, BenchEnv, Phase, PhaseReport, Runner, YcsbWorkload};
 use kvlab::{Durability, EngineKind, KeyRange, KvStore, Options};
@@ -37,6 +38,20 @@ enum Command {
     Report(ReportArgs),
     /// List the engines this build can open.
     Engines,
+    /// Compare two saved runs (JSON lines of `compare --json` or `bench`): per engine and
+    /// phase, each figure in both and their ratio.
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The first run's JSON lines (A).
+    a: PathBuf,
+    /// The second run's JSON lines (B).
+    b: PathBuf,
+    /// Ratios further than this from 1 are marked with `*` (the noise band).
+    #[arg(long, default_value_t = 0.1)]
+    band: f64,
 }
 
 /// Sizes and durability shared by `compare` and `bench`.
@@ -179,6 +194,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect(args),
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => report(args),
+        Command::Diff(args) => diff(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{:<7} {}", kind.name(), kind.description());
@@ -304,7 +320,7 @@ fn run_engines(
     phases: &[Phase],
     config: &BenchConfig,
     env: &BenchEnv,
-    mut json: Option<&mut File>,
+    mut json: Option<(&mut File, &RunInfo)>,
 ) -> Result<Vec<PhaseReport>, Box<dyn std::error::Error>> {
     let mut reports: Vec<PhaseReport> = Vec::new();
     for &engine in engines {
@@ -316,8 +332,8 @@ fn run_engines(
             |phase| bar.set_message(phase.to_string()),
             |report| {
                 bar.inc(1);
-                if let Some(file) = json.as_mut()
-                    && let Err(e) = writeln!(file, "{}", report.to_json())
+                if let Some((file, run)) = json.as_mut()
+                    && let Err(e) = writeln!(file, "{}", run_info::json_line(&report, run))
                 {
                     failure.get_or_insert(e);
                 }
@@ -344,19 +360,19 @@ fn compare(args: CompareArgs) -> CliResult {
     let dir = bench_dir(args.workload.dir.as_deref())?;
     let env = env_from(&args.workload, &dir.path, &engines)?;
     let mut json = args.json.as_ref().map(File::create).transpose()?;
+    let run = RunInfo::new(&config, &env, &args.workload.knobs);
 
     println!("# kvlab compare\n");
-    println!(
-        "{} records of 16-byte keys and {}-byte values, batches of {}, durability {}, {} thread(s).",
-        config.records, config.value_size, config.batch, args.workload.durability, config.threads
-    );
-    println!(
-        "Machine: {}. Stores in {}.\n",
-        describe_machine(&dir.path),
-        dir.path.display()
-    );
+    println!("{}", run.header());
+    println!("Stores in {}.\n", dir.path.display());
 
-    let reports = run_engines(&engines, &phases, &config, &env, json.as_mut())?;
+    let reports = run_engines(
+        &engines,
+        &phases,
+        &config,
+        &env,
+        json.as_mut().map(|f| (f, &run)),
+    )?;
 
     println!("## Throughput (operations per second; p99 latency of one call)\n");
     println!("{}", throughput_table(&reports));
@@ -392,14 +408,31 @@ fn bench(args: BenchArgs) -> CliResult {
     let dir = bench_dir(args.workload.dir.as_deref())?;
     let env = env_from(&args.workload, &dir.path, &[args.engine])?;
     let mut runner = Runner::new(args.engine, &config, &env)?;
+    let run = RunInfo::new(&config, &env, &args.workload.knobs);
     let stdout = std::io::stdout();
     runner.run(
         &phases,
         |_| {},
         |report| {
-            let _ = writeln!(stdout.lock(), "{}", report.to_json());
+            let _ = writeln!(stdout.lock(), "{}", run_info::json_line(&report, &run));
         },
     )?;
+    Ok(())
+}
+
+fn diff(args: DiffArgs) -> CliResult {
+    let read = |path: &Path| -> Result<_, Box<dyn std::error::Error>> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(run_info::read_run(&text, &path.display().to_string())?)
+    };
+    let (a, b) = (read(&args.a)?, read(&args.b)?);
+    println!(
+        "A = {}, B = {}; * = B / A outside 1 ± {}\n",
+        args.a.display(),
+        args.b.display(),
+        args.band
+    );
+    print!("{}", run_info::diff(&a, &b, args.band));
     Ok(())
 }
 

@@ -647,3 +647,74 @@ fn cli_inspect_into_a_closed_pipe_does_not_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101), "{err}");
 }
+
+/// Each JSON line says how it was made, and `kvlab diff` compares two saved runs.
+#[test]
+fn cli_json_lines_describe_their_run_and_diff_compares_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut saved = Vec::new();
+    for (i, cache) in ["1MiB", "2MiB"].iter().enumerate() {
+        let knob = format!("lsm.block_cache={cache}");
+        let (ok, out, err) = kvlab(
+            &[
+                "bench",
+                "--engine",
+                "lsm",
+                "--records",
+                "300",
+                "--batch",
+                "50",
+                "--durability",
+                "buffered",
+                "--phases",
+                "fillrandom,readrandom",
+                "--set",
+                &knob,
+            ],
+            "",
+        );
+        assert!(ok, "{err}");
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let run = &lines[0]["run"];
+        assert_eq!(run["records"], 300);
+        assert_eq!(run["key_size"], 16);
+        assert_eq!(run["value_size"], 100);
+        assert_eq!(run["batch"], 50);
+        assert_eq!(run["durability"], "buffered");
+        assert_eq!(run["threads"], 1);
+        assert_eq!(run["knobs"][0], knob.as_str());
+        assert_eq!(
+            run["lsm_block_cache"],
+            if i == 0 { 1 << 20 } else { 2 << 20 }
+        );
+        assert!(run["kvlab_version"].is_string() && run["date"].is_string());
+        assert!(run["machine"].as_str().unwrap().contains("cores"));
+        assert_eq!(lines[0]["io_source"], "engine");
+        let path = dir.path().join(format!("run{i}.json"));
+        std::fs::write(&path, out).unwrap();
+        saved.push(path);
+    }
+    let (ok, out, err) = kvlab(
+        &[
+            "diff",
+            saved[0].to_str().unwrap(),
+            saved[1].to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("| lsm | readrandom | ops_per_sec |"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let (a, b): (f64, f64) = (cells[4].parse().unwrap(), cells[5].parse().unwrap());
+    let ratio: f64 = cells[6].trim_end_matches(" *").parse().unwrap();
+    assert!((ratio - b / a).abs() < 0.01, "{row}");
+    let (ok, _, err) = kvlab(&["diff", saved[0].to_str().unwrap(), "/nonexistent"], "");
+    assert!(!ok && err.contains("/nonexistent"), "{err}");
+}

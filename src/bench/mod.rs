@@ -15,6 +15,7 @@ pub mod keys;
 pub mod phase;
 pub mod plot;
 pub mod report;
+pub mod run_info;
 pub mod runner;
 pub mod sweep;
 pub mod table;
