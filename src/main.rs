@@ -82,6 +82,9 @@ struct WorkloadArgs {
     /// --set btree.page_size=16KiB --set btree.mmap_reads=true (repeatable).
     #[arg(long = "set", value_name = "ENGINE.KNOB=VALUE")]
     knobs: Vec<String>,
+    /// Keep the stores the run builds (and print where), for `kvlab inspect`.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Args)]
@@ -220,6 +223,52 @@ struct BenchDir {
     _temp: Option<tempfile::TempDir>,
 }
 
+impl BenchDir {
+    /// Keeps the stores the run builds: the temporary directory is not removed at the
+    /// end (nor at Ctrl-C), and its path is printed for `kvlab inspect`.
+    fn keep(&mut self) {
+        if let Some(temp) = self._temp.take() {
+            let path = temp.keep();
+            forget_on_interrupt(&path);
+        }
+        eprintln!("keeping the stores in {}", self.path.display());
+    }
+}
+
+/// Temporary directories to remove if the run is interrupted (Ctrl-C, SIGTERM).
+static ON_INTERRUPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes `path` if the process is interrupted before it ends on its own.
+fn remove_on_interrupt(path: &Path) {
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    HANDLER.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if let Ok(dirs) = ON_INTERRUPT.lock() {
+                for dir in dirs.iter() {
+                    // The engines' threads may still be adding files: try a few times.
+                    for _ in 0..5 {
+                        if std::fs::remove_dir_all(dir).is_ok() || !dir.exists() {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+            }
+            eprintln!("interrupted: the run's temporary stores are removed");
+            std::process::exit(130);
+        });
+    });
+    if let Ok(mut dirs) = ON_INTERRUPT.lock() {
+        dirs.push(path.to_path_buf());
+    }
+}
+
+fn forget_on_interrupt(path: &Path) {
+    if let Ok(mut dirs) = ON_INTERRUPT.lock() {
+        dirs.retain(|d| d != path);
+    }
+}
+
 fn bench_dir(given: Option<&Path>) -> std::io::Result<BenchDir> {
     if let Some(dir) = given {
         std::fs::create_dir_all(dir)
@@ -245,6 +294,7 @@ fn bench_dir(given: Option<&Path>) -> std::io::Result<BenchDir> {
         .find(|c| c.is_dir() && !is_tmpfs(c))
         .unwrap_or(&candidates[0]);
     let temp = tempfile::Builder::new().prefix("kvlab-").tempdir_in(base)?;
+    remove_on_interrupt(temp.path());
     Ok(BenchDir {
         path: temp.path().to_path_buf(),
         _temp: Some(temp),
@@ -280,6 +330,7 @@ fn env_from(args: &WorkloadArgs, dir: &Path, engines: &[EngineKind]) -> kvlab::R
         outside_counters: true,
         // SAFETY: geteuid has no preconditions.
         drop_caches: unsafe { libc::geteuid() } == 0,
+        keep_stores: args.keep,
     })
 }
 
@@ -357,7 +408,10 @@ fn compare(args: CompareArgs) -> CliResult {
     };
     let config = config_from(&args.workload);
     config.validate()?;
-    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let mut dir = bench_dir(args.workload.dir.as_deref())?;
+    if args.workload.keep {
+        dir.keep();
+    }
     let env = env_from(&args.workload, &dir.path, &engines)?;
     let mut json = args.json.as_ref().map(File::create).transpose()?;
     let run = RunInfo::new(&config, &env, &args.workload.knobs);
@@ -405,7 +459,10 @@ fn bench(args: BenchArgs) -> CliResult {
         ycsb_ops: args.ops,
         ..config_from(&args.workload)
     };
-    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let mut dir = bench_dir(args.workload.dir.as_deref())?;
+    if args.workload.keep {
+        dir.keep();
+    }
     let env = env_from(&args.workload, &dir.path, &[args.engine])?;
     let mut runner = Runner::new(args.engine, &config, &env)?;
     let run = RunInfo::new(&config, &env, &args.workload.knobs);
@@ -602,7 +659,10 @@ fn sweep(args: SweepArgs) -> CliResult {
     let phases = Phase::parse_list(&args.phases)?;
     let config = config_from(&args.workload);
     config.validate()?;
-    let dir = bench_dir(args.workload.dir.as_deref())?;
+    let mut dir = bench_dir(args.workload.dir.as_deref())?;
+    if args.workload.keep {
+        dir.keep();
+    }
     let env = env_from(&args.workload, &dir.path, &[args.engine])?;
     let out = args
         .out
@@ -652,6 +712,7 @@ fn report(args: ReportArgs) -> CliResult {
         reads: None,
         dir: None,
         knobs: Vec::new(),
+        keep: false,
     };
     let env = env_from(&workload, &dir.path, &engines)?;
     let reports = run_engines(&engines, &Phase::STANDARD, &config, &env, None)?;

@@ -14,6 +14,7 @@ use kvlab::{Checked, EngineKind, KvStore, Options};
 
 fn sim_env() -> BenchEnv {
     BenchEnv {
+        keep_stores: false,
         options: Options::with_vfs(Arc::new(SimFs::new())),
         dir: PathBuf::from("/bench"),
         outside_counters: false,
@@ -717,4 +718,71 @@ fn cli_json_lines_describe_their_run_and_diff_compares_two() {
     assert!((ratio - b / a).abs() < 0.01, "{row}");
     let (ok, _, err) = kvlab(&["diff", saved[0].to_str().unwrap(), "/nonexistent"], "");
     assert!(!ok && err.contains("/nonexistent"), "{err}");
+}
+
+/// `--keep` keeps the stores a run builds, and says where, for `kvlab inspect`.
+#[test]
+fn cli_keep_leaves_the_stores_for_inspect() {
+    let (ok, _, err) = kvlab(
+        &[
+            "bench",
+            "--engine",
+            "lsm",
+            "--records",
+            "300",
+            "--phases",
+            "fillseq",
+            "--keep",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let dir = err
+        .lines()
+        .find_map(|l| l.strip_prefix("keeping the stores in "))
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    let store = std::path::Path::new(&dir).join("lsm-fillseq");
+    let (ok, out, err) = kvlab(&["inspect", store.to_str().unwrap()], "");
+    assert!(ok && out.contains("lsm store"), "{out}{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ctrl-C during `compare` removes its temporary stores.
+#[test]
+fn cli_interrupted_compare_removes_its_temporary_stores() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kvlab"))
+        .args([
+            "compare",
+            "--engines",
+            "lsm",
+            "--records",
+            "3000000",
+            "--phases",
+            "fillrandom",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let dir = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("Stores in ")
+                .map(|d| d.trim_end_matches('.').to_string())
+        })
+        .unwrap();
+    // Let the fill get going, so that files are being written when the signal comes.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(std::path::Path::new(&dir).exists());
+    // SAFETY: kill sends a signal to the child we spawned; no memory is involved.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(!std::path::Path::new(&dir).exists(), "{dir} is left behind");
 }

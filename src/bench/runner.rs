@@ -40,6 +40,8 @@ pub struct BenchEnv {
     pub outside_counters: bool,
     /// Evict the page cache with `drop_caches` (needs root) rather than per-file fadvise.
     pub drop_caches: bool,
+    /// Keep each store a phase built, for `kvlab inspect`, instead of removing it.
+    pub keep_stores: bool,
 }
 
 /// Keys the filled store holds now, so every answer can be checked.
@@ -230,6 +232,9 @@ impl<'a> Runner<'a> {
     }
 
     fn remove_store(&self, dir: &Path) {
+        if self.env.keep_stores {
+            return;
+        }
         // Best effort: a leftover directory costs disk space, not correctness.
         let _ = self.env.options.vfs.remove_dir_all(dir);
     }
