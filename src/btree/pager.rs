@@ -541,7 +541,6 @@ impl Pager {
                 "a tree link points at the header page",
             ));
         }
-        let offset = n * self.page_size as u64;
         if let Some(mapped) = &*self.mapped.read()
             && let Some(page) = self.lend(mapped, n)
         {
@@ -552,9 +551,21 @@ impl Pager {
                 data: PageBuf::Mapped(bytes),
             }));
         }
+        self.read_db_owned_keeping(n, keep)
+    }
+
+    /// Page `n` as the database file holds it now, in memory of its own (from the pool,
+    /// or read from the file), never a view of the mapping.
+    pub fn read_db_owned(&self, n: u64) -> Result<Arc<Page>> {
+        self.read_db_owned_keeping(n, false)
+    }
+
+    /// [`Pager::read_db_owned`], putting a page read from the file into the pool if `keep`.
+    fn read_db_owned_keeping(&self, n: u64, keep: bool) -> Result<Arc<Page>> {
         if let Some(page) = self.cached(n) {
             return Ok(page);
         }
+        let offset = n * self.page_size as u64;
         let mut data = vec![0u8; self.page_size];
         self.db.read_exact_at(&mut data, offset)?;
         let mut page = Page::decode_at(n, data, &self.db_path, offset)?;
@@ -566,18 +577,6 @@ impl Pager {
             self.pool.lock().put(n, Arc::clone(&page));
         }
         Ok(page)
-    }
-
-    /// Page `n` as the database file holds it now, in memory of its own (from the pool,
-    /// or read from the file), never a view of the mapping.
-    pub fn read_db_owned(&self, n: u64) -> Result<Arc<Page>> {
-        if let Some(page) = self.cached(n) {
-            return Ok(page);
-        }
-        let offset = n * self.page_size as u64;
-        let mut data = vec![0u8; self.page_size];
-        self.db.read_exact_at(&mut data, offset)?;
-        Ok(Arc::new(Page::decode_at(n, data, &self.db_path, offset)?))
     }
 
     /// Writes sealed pages `first`, `first + 1`, ... from `pages` (a checkpoint's run),
