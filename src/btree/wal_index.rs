@@ -92,22 +92,18 @@ impl CycleIndex {
             return;
         }
         let before = images.older.len();
-        let mut next_at: Vec<u64> = images.older.iter().skip(1).map(|o| o.at).collect();
-        next_at.push(images.newest.at);
-        let mut older = std::mem::take(&mut images.older).into_iter().zip(next_at);
-        images.older = older
-            .by_ref()
-            .filter_map(|(image, next)| {
-                // Seen by a snapshot that ends after it and no later than the next image.
-                let first_after = ends.partition_point(|&e| e <= image.at);
-                if ends.get(first_after).is_some_and(|&e| e <= next) {
-                    Some(image)
-                } else {
-                    unseen.push(image.page);
-                    None
-                }
-            })
-            .collect();
+        let newest_at = images.newest.at;
+        let mut older = std::mem::take(&mut images.older).into_iter().peekable();
+        while let Some(image) = older.next() {
+            // Seen by a snapshot that ends after it and no later than the next image.
+            let next = older.peek().map_or(newest_at, |o| o.at);
+            let first_after = ends.partition_point(|&e| e <= image.at);
+            if ends.get(first_after).is_some_and(|&e| e <= next) {
+                images.older.push(image);
+            } else {
+                unseen.push(image.page);
+            }
+        }
         self.held -= before - images.older.len();
     }
 
