@@ -46,6 +46,7 @@ mod mem;
 pub mod options;
 pub mod peers;
 mod prefetch;
+pub mod table;
 pub mod vfs;
 
 pub use engines::{EngineKind, open};
