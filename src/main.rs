@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kvlab::bench::device::{describe_machine, is_tmpfs};
+use kvlab::bench::events::Events;
+use kvlab::bench::layouts::{self, LayoutConfig, LayoutRun, LayoutRunInfo, QueryReport};
 use kvlab::bench::run_info::{self, RunInfo};
 use kvlab::bench::table::{amplification_table, throughput_table};
 use kvlab::bench::{BenchConfig, BenchEnv, Phase, PhaseReport, Runner, YcsbWorkload};
@@ -38,9 +40,43 @@ enum Command {
     Report(ReportArgs),
     /// List the engines this build can open.
     Engines,
+    /// Load the events table in the row and the column layout on each engine and run the
+    /// layout queries (Q1-Q8), each answer checked; JSON lines with --json.
+    Layouts(LayoutsArgs),
     /// Compare two saved runs (JSON lines of `compare --json` or `bench`): per engine and
     /// phase, each figure in both and their ratio.
     Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct LayoutsArgs {
+    /// Rows of the events table.
+    #[arg(long, default_value_t = 200_000)]
+    rows: u64,
+    /// Engines, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "mem,btree,lsm")]
+    engines: Vec<EngineKind>,
+    /// Layouts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "row,column")]
+    layouts: Vec<kvlab::table::Layout>,
+    /// Rows per row group of the column layout.
+    #[arg(long, default_value_t = 65_536)]
+    row_group_rows: usize,
+    /// When a write is durable: "sync" (at each commit) or "buffered" (at each sync()).
+    #[arg(long, default_value = "sync")]
+    durability: Durability,
+    /// Directory for the stores (default: a new temporary directory on disk, not tmpfs).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the stores (and print where), for `kvlab inspect`.
+    #[arg(long)]
+    keep: bool,
+    /// Also write every report as JSON lines to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Leave out the Parquet and SQL anchors (features `parquet`, `sqlite`).
+    #[arg(long)]
+    no_anchors: bool,
 }
 
 #[derive(Args)]
@@ -100,6 +136,13 @@ struct CompareArgs {
     /// Also write every report as JSON lines to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Rows of the events table for the row vs column matrix that follows the phases
+    /// (0 skips it; `kvlab layouts` runs it alone, larger).
+    #[arg(long, default_value_t = 100_000)]
+    layout_rows: u64,
+    /// Point gets in Q1 and Q2 of the row vs column matrix.
+    #[arg(long, default_value_t = 1_000)]
+    layout_gets: u64,
 }
 
 #[derive(Args)]
@@ -198,6 +241,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => report(args),
         Command::Diff(args) => diff(args),
+        Command::Layouts(args) => layouts(args),
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{:<7} {}", kind.name(), kind.description());
@@ -439,6 +483,22 @@ fn compare(args: CompareArgs) -> CliResult {
          kvlab cannot count. A batch of {} is one call in write phases.",
         config.batch
     );
+    if args.layout_rows > 0 {
+        let layout_config = LayoutConfig {
+            rows: args.layout_rows,
+            point_gets: args.layout_gets,
+            ..LayoutConfig::default()
+        };
+        let reports = run_layouts(
+            &engines,
+            &kvlab::table::Layout::ALL,
+            &layout_config,
+            &env,
+            true,
+            json.as_mut(),
+        )?;
+        print_layouts(&reports, &layout_config, &env);
+    }
     Ok(())
 }
 
@@ -475,6 +535,112 @@ fn bench(args: BenchArgs) -> CliResult {
         },
     )?;
     Ok(())
+}
+
+fn layouts(args: LayoutsArgs) -> CliResult {
+    let config = LayoutConfig {
+        rows: args.rows,
+        table: kvlab::table::TableOptions {
+            row_group_rows: args.row_group_rows,
+            ..Default::default()
+        },
+        ..LayoutConfig::default()
+    };
+    let mut dir = bench_dir(args.dir.as_deref())?;
+    if args.keep {
+        dir.keep();
+    }
+    let workload = WorkloadArgs {
+        records: args.rows,
+        value_size: 0,
+        batch: config.load_batch,
+        durability: args.durability,
+        threads: 1,
+        reads: None,
+        dir: None,
+        knobs: Vec::new(),
+        keep: args.keep,
+    };
+    let env = env_from(&workload, &dir.path, &args.engines)?;
+    let mut json = args.json.as_ref().map(File::create).transpose()?;
+    println!("# kvlab layouts\n");
+    let reports = run_layouts(
+        &args.engines,
+        &args.layouts,
+        &config,
+        &env,
+        !args.no_anchors,
+        json.as_mut(),
+    )?;
+    print_layouts(&reports, &config, &env);
+    Ok(())
+}
+
+/// Runs the layout queries for each engine and layout in turn, then (with `anchors`) the
+/// Parquet and SQL anchors this build has; every report also goes to `json` as a line.
+fn run_layouts(
+    engines: &[EngineKind],
+    layouts: &[kvlab::table::Layout],
+    config: &LayoutConfig,
+    env: &BenchEnv,
+    anchors: bool,
+    mut json: Option<&mut File>,
+) -> Result<Vec<QueryReport>, Box<dyn std::error::Error>> {
+    let run = LayoutRunInfo::new(config, env);
+    let events = Events::new();
+    let mut reports = Vec::new();
+    for &engine in engines {
+        for &layout in layouts {
+            let bar = progress_bar(engine, 14);
+            bar.set_message(format!("{} layout", layout.name()));
+            let mut failure = None;
+            LayoutRun::new(engine, layout, config, env, &events)?.run(|report| {
+                bar.inc(1);
+                if let Some(file) = json.as_mut()
+                    && let Err(e) = writeln!(file, "{}", layouts::json_line(&report, &run))
+                {
+                    failure.get_or_insert(e);
+                }
+                reports.push(report);
+            })?;
+            bar.finish_and_clear();
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        }
+    }
+    if anchors {
+        let mut failure = None;
+        kvlab::bench::anchors::run(config, env, &events, &mut |report| {
+            if let Some(file) = json.as_mut()
+                && let Err(e) = writeln!(file, "{}", layouts::json_line(&report, &run))
+            {
+                failure.get_or_insert(e);
+            }
+            reports.push(report);
+        })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+    }
+    Ok(reports)
+}
+
+fn print_layouts(reports: &[QueryReport], config: &LayoutConfig, env: &BenchEnv) {
+    println!(
+        "The events table, {} rows; column layout row groups of {} rows; inserts in \
+         batches of {}; {} point gets in Q1 and Q2; durability {}. Each answer is checked \
+         against the generator.\n",
+        config.rows,
+        config.table.row_group_rows,
+        config.load_batch,
+        config.point_gets,
+        env.options.durability
+    );
+    println!("## Row vs column: time / bytes the engine read (written, for Q6-Q8)\n");
+    println!("{}", layouts::markdown(reports));
+    println!("## Size after the load\n");
+    println!("{}", layouts::size_table(reports));
 }
 
 fn diff(args: DiffArgs) -> CliResult {

@@ -786,3 +786,53 @@ fn cli_interrupted_compare_removes_its_temporary_stores() {
     assert_eq!(status.code(), Some(130));
     assert!(!std::path::Path::new(&dir).exists(), "{dir} is left behind");
 }
+
+/// `kvlab layouts` loads the events table in both layouts, checks every answer (a wrong
+/// one fails the run), and writes a JSON line per engine, layout, query and cache.
+#[test]
+fn cli_layouts_runs_the_matrix_and_writes_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("layouts.json");
+    let (ok, out, err) = kvlab(
+        &[
+            "layouts",
+            "--rows",
+            "3000",
+            "--row-group-rows",
+            "512",
+            "--engines",
+            "mem,lsm",
+            "--no-anchors",
+            "--dir",
+            dir.path().join("stores").to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("| lsm column |") && out.contains("Q4 SUM(amount)"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&json).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Per engine and layout: Q6, Q1-Q5 cold and warm, Q7, Q8 and Q3 again.
+    assert_eq!(lines.len(), 2 * 2 * 14);
+    let q4 = lines
+        .iter()
+        .find(|l| l["engine"] == "lsm" && l["layout"] == "column" && l["query"] == "Q4")
+        .unwrap();
+    // 3000 rows in groups of 512: a 1% range of ts lies in one or two of six groups.
+    assert!(q4["row_groups_skipped"].as_u64().unwrap() >= 4, "{q4}");
+    assert_eq!(q4["run"]["row_group_rows"], 512);
+    // Saved layout lines can be compared like phase lines.
+    let (ok, out, err) = kvlab(
+        &["diff", json.to_str().unwrap(), json.to_str().unwrap()],
+        "",
+    );
+    assert!(ok && out.contains("column Q3 cold"), "{out}{err}");
+}

@@ -148,6 +148,7 @@ enum Op {
     Delete(u64),
     Update(u64, Vec<(String, Value)>),
     Reopen,
+    Flush,
     Get(u64, Option<Vec<String>>),
     Scan(Option<Vec<String>>, Predicate),
     Aggregate(Aggregate, Predicate),
@@ -196,6 +197,7 @@ fn op(schema: &Schema) -> BoxedStrategy<Op> {
         ),
         (2, (0u64..60).prop_map(Op::Delete).boxed()),
         (1, Just(Op::Reopen).boxed()),
+        (1, Just(Op::Flush).boxed()),
         (
             2,
             ((0u64..60), projection(&s))
@@ -493,6 +495,7 @@ fn run_model(
                 }
                 table = open_table(store.clone(), "t", layout, schema, options).unwrap();
             }
+            Op::Flush => table.flush().unwrap(),
             Op::Get(pk, projection) => {
                 let p = strs(projection);
                 let got = table.get(*pk, p.as_deref()).unwrap();

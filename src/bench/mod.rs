@@ -9,9 +9,12 @@
 //! - [`device`]: the block device's counters and a description of the machine.
 //! - [`table`]: side-by-side tables of many reports.
 
+pub mod anchors;
 pub mod config;
 pub mod device;
+pub mod events;
 pub mod keys;
+pub mod layouts;
 pub mod phase;
 pub mod plot;
 pub mod report;

@@ -130,12 +130,17 @@ pub fn json_line(report: &PhaseReport, run: &RunInfo) -> String {
 }
 
 /// The figures `diff` compares, by name.
-const FIGURES: [&str; 5] = [
+const FIGURES: [&str; 9] = [
     "ops_per_sec",
     "p99_us",
     "write_amp",
     "read_bytes_per_op",
     "space_amp",
+    // A layout query's figures.
+    "rows_per_sec",
+    "disk_bytes_read",
+    "disk_bytes_written",
+    "disk_usage",
 ];
 
 /// The lines of a saved run (`--json` of `compare`, or `bench`'s output), by (engine,
@@ -150,7 +155,13 @@ pub fn read_run(text: &str, what: &str) -> Result<BTreeMap<(String, String), ser
         let value: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| Error::invalid(format!("{what}, line {}: not a JSON line: {e}", i + 1)))?;
         let field = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
-        let (Some(engine), Some(phase)) = (field("engine"), field("phase")) else {
+        // A layout query's line (`kvlab layouts`) stands for a phase named by its layout,
+        // query and cache.
+        let phase = field("phase").or_else(|| {
+            let (layout, query, cache) = (field("layout")?, field("query")?, field("cache")?);
+            Some(format!("{layout} {query} {cache}"))
+        });
+        let (Some(engine), Some(phase)) = (field("engine"), phase) else {
             return Err(Error::invalid(format!(
                 "{what}, line {}: no engine and phase",
                 i + 1

@@ -202,32 +202,9 @@ impl<'a> Runner<'a> {
         (self.engine.open)(dir, self.env.options.clone())
     }
 
-    /// Opens an empty store in a fresh subdirectory. A directory of that name left by an
-    /// earlier run is removed only if it is empty or holds a store of this engine (its
-    /// identity file says so); anything else there is someone's, and is an error naming
-    /// it, untouched.
+    /// Opens an empty store in a fresh subdirectory (see [`fresh_dir`]).
     fn fresh(&self, name: &str) -> Result<(Box<dyn KvStore>, PathBuf)> {
-        let dir = self.env.dir.join(format!("{}-{name}", self.engine.name));
-        let vfs = &self.env.options.vfs;
-        if vfs.exists(&dir)? {
-            let ours = vfs.is_dir(&dir)?
-                && (vfs.list(&dir)?.is_empty()
-                    || identity::read(vfs.as_ref(), &dir)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|id| id.engine == self.engine.name));
-            if !ours {
-                return Err(Error::NotAStore {
-                    dir,
-                    detail: format!(
-                        "the benchmark would replace it with a new {} store, but it holds \
-                         no {} store (left as it is; remove it or choose another --dir)",
-                        self.engine.name, self.engine.name
-                    ),
-                });
-            }
-            vfs.remove_dir_all(&dir)?;
-        }
+        let dir = fresh_dir(self.env, &self.engine.name, name)?;
         Ok((self.open(&dir)?, dir))
     }
 
@@ -726,9 +703,37 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// The path of a fresh store directory `ENGINE-NAME` in the run's directory. A directory
+/// of that name left by an earlier run is removed only if it is empty or holds a store of
+/// this engine (its identity file says so); anything else there is someone's, and is an
+/// error naming it, untouched.
+pub(crate) fn fresh_dir(env: &BenchEnv, engine: &str, name: &str) -> Result<PathBuf> {
+    let dir = env.dir.join(format!("{engine}-{name}"));
+    let vfs = &env.options.vfs;
+    if vfs.exists(&dir)? {
+        let ours = vfs.is_dir(&dir)?
+            && (vfs.list(&dir)?.is_empty()
+                || identity::read(vfs.as_ref(), &dir)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|id| id.engine == engine));
+        if !ours {
+            return Err(Error::NotAStore {
+                dir,
+                detail: format!(
+                    "the benchmark would replace it with a new {engine} store, but it holds \
+                     no {engine} store (left as it is; remove it or choose another --dir)"
+                ),
+            });
+        }
+        vfs.remove_dir_all(&dir)?;
+    }
+    Ok(dir)
+}
+
 /// Drops the OS page cache of the store in `dir`: `drop_caches` when allowed (root), else
 /// `posix_fadvise(DONTNEED)` on each file through the Vfs.
-fn evict(env: &BenchEnv, dir: &Path) -> Result<()> {
+pub(crate) fn evict(env: &BenchEnv, dir: &Path) -> Result<()> {
     if env.drop_caches {
         // SAFETY: sync(2) takes no arguments and cannot fail.
         unsafe { libc::sync() };

@@ -135,6 +135,13 @@ pub trait Table: Send + Sync {
     /// Makes every change so far durable (the store's `sync`).
     fn sync(&self) -> Result<()>;
 
+    /// Puts the records buffered for the layout's final form into it now, as a bulk load
+    /// does at its end: the column layout seals its open row group however few records it
+    /// holds (a short row group); the row layout buffers nothing.
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The work its reads did since it was opened.
     fn stats(&self) -> TableStats {
         TableStats::default()

@@ -246,17 +246,25 @@ impl ColumnTable {
         Ok(state)
     }
 
-    /// Reads and decodes the chunk of `column` in `group`.
-    fn read_chunk(&self, column: usize, group: u32, rows: u64) -> Result<ColumnData> {
-        let place = self.chunk_place(column, group);
+    /// The stored bytes of the chunk of `column` in `group`.
+    fn chunk_bytes(&self, column: usize, group: u32) -> Result<bytes::Bytes> {
         let bytes = self
             .store
             .get(&self.chunk_key(column, group))?
-            .ok_or_else(|| Error::corruption(&place, 0, "the chunk is missing"))?;
+            .ok_or_else(|| {
+                Error::corruption(self.chunk_place(column, group), 0, "the chunk is missing")
+            })?;
         self.counters.chunks_read.fetch_add(1, Ordering::Relaxed);
         self.counters
             .chunk_bytes_read
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    /// Reads and decodes the chunk of `column` in `group`, which holds `rows` rows.
+    fn read_chunk(&self, column: usize, group: u32, rows: u64) -> Result<ColumnData> {
+        let bytes = self.chunk_bytes(column, group)?;
+        let place = self.chunk_place(column, group);
         let ty = self.entry.schema.columns()[column].ty;
         let (data, _) = encoding::decode(&bytes, ty, &place)?;
         if rows != data.rows() as u64 {
@@ -331,21 +339,20 @@ impl ColumnTable {
         let Some((group, i)) = self.locate(state, pk, &mut cache)? else {
             return Ok(None);
         };
-        let rows = state.groups[&group].meta.rows;
-        let mut decoded: HashMap<usize, ColumnData> = HashMap::new();
         let mut record = Vec::with_capacity(columns.len());
         for &c in columns {
             if c == 0 {
                 record.push(Value::U64(pk));
                 continue;
             }
-            let column = match decoded.entry(c) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.read_chunk(c, group, rows)?)
-                }
-            };
-            record.push(column.get(i));
+            let bytes = self.chunk_bytes(c, group)?;
+            let ty = self.entry.schema.columns()[c].ty;
+            record.push(encoding::decode_row(
+                &bytes,
+                ty,
+                i,
+                &self.chunk_place(c, group),
+            )?);
         }
         Ok(Some(record))
     }
@@ -420,13 +427,15 @@ impl ColumnTable {
         Ok(Some(Removal::Rewritten(id, Some(meta))))
     }
 
-    /// Adds `records` (checked, keys new) to the tail in `batch`, sealing full groups.
-    /// `replaced` is a key whose tail entry the batch already deletes.
+    /// Adds `records` (checked, keys new) to the tail in `batch`, sealing full groups, and
+    /// with `seal_rest` the rest too. `replaced` is a key whose tail entry the batch
+    /// already deletes.
     fn place_records(
         &self,
         state: &State,
         records: &[Record],
         replaced: Option<u64>,
+        seal_rest: bool,
         batch: &mut WriteBatch,
     ) -> Result<Placement> {
         let mut placement = Placement::default();
@@ -443,7 +452,10 @@ impl ColumnTable {
             _ => 0,
         };
         let tail_rows = state.tail.len() + records.len();
-        if tail_rows < self.options.row_group_rows && state.tail_bytes + new_bytes < SEAL_BYTES {
+        if !seal_rest
+            && tail_rows < self.options.row_group_rows
+            && state.tail_bytes + new_bytes < SEAL_BYTES
+        {
             for (r, value) in records.iter().zip(&encoded) {
                 batch.put(&self.tail_key(pk(r)), value);
                 placement.tail_added.push((pk(r), value.len() as u64));
@@ -480,7 +492,8 @@ impl ColumnTable {
                 bytes += rows[end].2;
                 end += 1;
             }
-            let full = end - start == self.options.row_group_rows || bytes >= SEAL_BYTES;
+            let full =
+                seal_rest || end - start == self.options.row_group_rows || bytes >= SEAL_BYTES;
             if !full {
                 break;
             }
@@ -668,7 +681,7 @@ impl Table for ColumnTable {
             }
         }
         let mut batch = WriteBatch::new();
-        let placement = self.place_records(&state, records, None, &mut batch)?;
+        let placement = self.place_records(&state, records, None, false, &mut batch)?;
         if self.write(&mut state, &batch)? {
             Self::apply_placement(&mut state, placement);
         }
@@ -704,7 +717,7 @@ impl Table for ColumnTable {
         let removal = self
             .remove(&state, pk, &mut batch)?
             .ok_or_else(|| missing(&self.entry.name, pk))?;
-        let placement = self.place_records(&state, &[record], Some(pk), &mut batch)?;
+        let placement = self.place_records(&state, &[record], Some(pk), false, &mut batch)?;
         if self.write(&mut state, &batch)? {
             Self::apply_removal(&mut state, removal);
             Self::apply_placement(&mut state, placement);
@@ -737,6 +750,20 @@ impl Table for ColumnTable {
 
     fn sync(&self) -> Result<()> {
         self.store.sync()
+    }
+
+    /// Seals the open row group, however few records it holds.
+    fn flush(&self) -> Result<()> {
+        let mut state = self.state.write();
+        if state.tail.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        let placement = self.place_records(&state, &[], None, true, &mut batch)?;
+        if self.write(&mut state, &batch)? {
+            Self::apply_placement(&mut state, placement);
+        }
+        Ok(())
     }
 
     fn stats(&self) -> TableStats {

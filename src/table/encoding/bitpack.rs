@@ -49,26 +49,59 @@ pub(crate) fn unpack(r: &mut Reader<'_>, n: usize, width: u8) -> Result<Vec<u64>
     if width == 0 {
         return Ok(vec![0; n]);
     }
+    Ok((0..n).map(|i| extract(bytes, i, width)).collect())
+}
+
+/// Value `index` of the values packed in `bytes` at `width` (1 to 64) bits; `bytes` holds
+/// at least `index + 1` values.
+#[inline]
+fn extract(bytes: &[u8], index: usize, width: u8) -> u64 {
+    let bit = index * usize::from(width);
+    let at = bit / 8;
+    let shift = bit % 8;
     let mask = if width == 64 {
         u64::MAX
     } else {
         (1u64 << width) - 1
     };
-    let mut out = Vec::with_capacity(n);
-    let mut acc: u128 = 0;
-    let mut bits = 0u32;
-    let mut next = bytes.iter();
-    for _ in 0..n {
-        while bits < u32::from(width) {
-            // The length check above guarantees the bytes are there.
-            acc |= u128::from(*next.next().unwrap_or(&0)) << bits;
-            bits += 8;
-        }
-        out.push(acc as u64 & mask);
-        acc >>= width;
-        bits -= u32::from(width);
+    // One unaligned 8-byte load covers shift + width bits when that is at most 64; near
+    // the end of the buffer, or for wider values, the bytes are gathered one by one.
+    if shift + usize::from(width) <= 64 && at + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        return (u64::from_le_bytes(word) >> shift) & mask;
     }
-    Ok(out)
+    let mut acc: u128 = 0;
+    for (k, &b) in bytes[at..].iter().take(9).enumerate() {
+        acc |= u128::from(b) << (8 * k);
+    }
+    (acc >> shift) as u64 & mask
+}
+
+/// Value `index` of `n` packed values; the reader is left after all `n`.
+pub(crate) fn value_at(r: &mut Reader<'_>, n: usize, width: u8, index: usize) -> Result<u64> {
+    if width > 64 || index >= n {
+        return Err(r.corrupt(format!("value {index} of {n} at width {width}")));
+    }
+    let bytes = r.bytes(packed_len(n, width))?;
+    Ok(if width == 0 {
+        0
+    } else {
+        extract(bytes, index, width)
+    })
+}
+
+/// The sum (wrapping) of the first `count` of `n` packed values; the reader is left after
+/// all `n`.
+pub(crate) fn sum_first(r: &mut Reader<'_>, n: usize, width: u8, count: usize) -> Result<u64> {
+    if width > 64 || count > n {
+        return Err(r.corrupt(format!("{count} values of {n} at width {width}")));
+    }
+    let bytes = r.bytes(packed_len(n, width))?;
+    if width == 0 {
+        return Ok(0);
+    }
+    Ok((0..count).fold(0u64, |sum, i| sum.wrapping_add(extract(bytes, i, width))))
 }
 
 #[cfg(test)]
@@ -97,6 +130,10 @@ mod tests {
             assert_eq!(out.len(), packed_len(values.len(), width));
             let mut r = Reader::new(&out, Path::new("t"), 0);
             assert_eq!(unpack(&mut r, values.len(), width).unwrap(), values);
+            for (i, &v) in values.iter().enumerate() {
+                let mut r = Reader::new(&out, Path::new("t"), 0);
+                assert_eq!(value_at(&mut r, values.len(), width, i).unwrap(), v);
+            }
             assert_eq!(width_of(max), width);
         }
     }

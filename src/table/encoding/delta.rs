@@ -14,7 +14,7 @@
 
 use crate::error::Result;
 use crate::format::coding::Reader;
-use crate::table::value::ColumnType;
+use crate::table::value::{ColumnType, Value};
 
 use super::{Values, bitpack};
 
@@ -67,6 +67,30 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
     Ok(match ty {
         ColumnType::U64 => Values::U64(words),
         ColumnType::I64 => Values::I64(words.into_iter().map(|w| w as i64).collect()),
+        _ => return Err(r.corrupt(format!("delta encoding of a {ty} column"))),
+    })
+}
+
+/// Value `index` of the `n` values: the first plus the deltas before it.
+pub(crate) fn value_at(
+    r: &mut Reader<'_>,
+    ty: ColumnType,
+    n: usize,
+    index: usize,
+) -> Result<Value> {
+    if index >= n {
+        return Err(r.corrupt(format!("value {index} of {n}")));
+    }
+    let first = r.u64()?;
+    let min = r.u64()?;
+    let width = r.u8()?;
+    let offsets = bitpack::sum_first(r, n - 1, width, index)?;
+    let word = first
+        .wrapping_add(min.wrapping_mul(index as u64))
+        .wrapping_add(offsets);
+    Ok(match ty {
+        ColumnType::U64 => Value::U64(word),
+        ColumnType::I64 => Value::I64(word as i64),
         _ => return Err(r.corrupt(format!("delta encoding of a {ty} column"))),
     })
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::format::coding::{Reader, put_varint};
-use crate::table::value::ColumnType;
+use crate::table::value::{ColumnType, Value};
 
 use super::{Values, bitpack, plain};
 
@@ -57,4 +57,25 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
         return Err(r.corrupt(format!("index {bad} into a dictionary of {entries}")));
     }
     Ok(dictionary.gather(indexes.into_iter().map(|i| i as usize)))
+}
+
+/// Value `index` of the `n` values, decoding one dictionary entry and one index.
+pub(crate) fn value_at(
+    r: &mut Reader<'_>,
+    ty: ColumnType,
+    n: usize,
+    index: usize,
+) -> Result<Value> {
+    let entries = r.len(n)?;
+    if entries == 0 || index >= n {
+        return Err(r.corrupt(format!("value {index} of {n} in a dictionary of {entries}")));
+    }
+    let mut dictionary = r.clone();
+    plain::value_at(r, ty, entries, 0)?; // skips the dictionary
+    let width = r.u8()?;
+    let id = bitpack::value_at(r, n, width, index)?;
+    if id >= entries as u64 {
+        return Err(r.corrupt(format!("index {id} into a dictionary of {entries}")));
+    }
+    plain::value_at(&mut dictionary, ty, entries, id as usize)
 }

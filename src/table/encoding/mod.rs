@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! chunk   := encoding:u8  rows:varint  nulls:varint  [null_bitmap]  payload  crc32:u32
-//!            encoding: 0 plain, 1 dictionary, 2 run-length, 3 delta + bit-packing
+//!            encoding: 0 plain, 1 dictionary, 2 run-length, 3 delta + bit-packing,
+//!            4 decimal
 //!            null_bitmap: present when nulls > 0; ceil(rows / 8) bytes, bit i set when
 //!            row i is null, least significant bit first
 //!            payload: the rows - nulls present values, in row order, as the encoding says
@@ -15,8 +16,10 @@
 //! - `dictionary`: the distinct values once, then a bit-packed index per row.
 //! - `run_length`: (run length, value) for each run of equal values.
 //! - `delta`: integers as the first value and bit-packed differences (timestamps, keys).
+//! - `decimal`: f64 decimals (amounts, prices) as bit-packed integers and a power of ten.
 
 pub(crate) mod bitpack;
+pub(crate) mod decimal;
 pub(crate) mod delta;
 pub(crate) mod dictionary;
 pub(crate) mod plain;
@@ -43,15 +46,18 @@ pub enum Encoding {
     RunLength,
     /// First value and bit-packed differences; integers only.
     DeltaBitPacked,
+    /// Bit-packed integers scaled by a power of ten; f64 decimals only.
+    Decimal,
 }
 
 impl Encoding {
     /// Every encoding, in the order of their tags.
-    pub const ALL: [Encoding; 4] = [
+    pub const ALL: [Encoding; 5] = [
         Encoding::Plain,
         Encoding::Dictionary,
         Encoding::RunLength,
         Encoding::DeltaBitPacked,
+        Encoding::Decimal,
     ];
 
     /// Its name in reports.
@@ -61,6 +67,7 @@ impl Encoding {
             Encoding::Dictionary => "dictionary",
             Encoding::RunLength => "run-length",
             Encoding::DeltaBitPacked => "delta",
+            Encoding::Decimal => "decimal",
         }
     }
 
@@ -76,6 +83,7 @@ impl Encoding {
     pub fn applies_to(self, ty: ColumnType) -> bool {
         match self {
             Encoding::DeltaBitPacked => matches!(ty, ColumnType::U64 | ColumnType::I64),
+            Encoding::Decimal => ty == ColumnType::F64,
             _ => true,
         }
     }
@@ -256,7 +264,8 @@ impl ColumnData {
     }
 }
 
-/// Encodes `column` with each encoding that applies and keeps the smallest chunk.
+/// Encodes `column` with each encoding that applies and keeps the smallest chunk (the
+/// first of equal sizes, in the order of [`Encoding::ALL`]).
 pub(crate) fn encode(column: &ColumnData) -> (Vec<u8>, Encoding) {
     let present = column.present();
     let mut best: Option<(Vec<u8>, Encoding)> = None;
@@ -293,6 +302,7 @@ pub(crate) fn encode_with(
         Encoding::Dictionary => dictionary::encode(present, &mut out),
         Encoding::RunLength => run_length::encode(present, &mut out),
         Encoding::DeltaBitPacked => delta::encode(present, &mut out),
+        Encoding::Decimal => decimal::encode(present, &mut out),
     };
     if !encoded {
         return None;
@@ -302,8 +312,40 @@ pub(crate) fn encode_with(
     Some(out)
 }
 
-/// Reads a chunk of type `ty`; `place` names the chunk in errors.
-pub(crate) fn decode(chunk: &[u8], ty: ColumnType, place: &Path) -> Result<(ColumnData, Encoding)> {
+/// Row `row` of a chunk of type `ty`, decoding as little as the encoding allows: a plain
+/// fixed-width value is read where it sits, a dictionary entry through one index.
+pub(crate) fn decode_row(chunk: &[u8], ty: ColumnType, row: usize, place: &Path) -> Result<Value> {
+    let (mut r, encoding, rows, nulls) = open_chunk(chunk, ty, place)?;
+    if row >= rows {
+        return Err(r.corrupt(format!("row {row} of a chunk of {rows}")));
+    }
+    let mut index = row;
+    if nulls > 0 {
+        let bitmap = r.bytes(bitpack::packed_len(rows, 1))?;
+        if bitmap[row / 8] >> (row % 8) & 1 == 1 {
+            return Ok(Value::Null);
+        }
+        let before: u32 = bitmap[..row / 8].iter().map(|b| b.count_ones()).sum();
+        let partial = (bitmap[row / 8] & ((1u8 << (row % 8)) - 1)).count_ones();
+        index = row - (before + partial) as usize;
+    }
+    let n = rows - nulls;
+    match encoding {
+        Encoding::Plain => plain::value_at(&mut r, ty, n, index),
+        Encoding::Dictionary => dictionary::value_at(&mut r, ty, n, index),
+        Encoding::RunLength => run_length::value_at(&mut r, ty, n, index),
+        Encoding::DeltaBitPacked => delta::value_at(&mut r, ty, n, index),
+        Encoding::Decimal => decimal::value_at(&mut r, ty, n, index),
+    }
+}
+
+/// Checks a chunk's checksum and reads its header: a reader at the null bitmap, the
+/// encoding, the rows and the nulls.
+fn open_chunk<'a>(
+    chunk: &'a [u8],
+    ty: ColumnType,
+    place: &'a Path,
+) -> Result<(Reader<'a>, Encoding, usize, usize)> {
     let r = Reader::new(chunk, place, 0);
     if chunk.len() < 4 {
         return Err(r.corrupt(format!("a chunk of {} bytes", chunk.len())));
@@ -323,6 +365,12 @@ pub(crate) fn decode(chunk: &[u8], ty: ColumnType, place: &Path) -> Result<(Colu
         .ok_or_else(|| r.corrupt(format!("encoding {tag} for a {ty} column")))?;
     let rows = r.len(MAX_ROWS)?;
     let nulls = r.len(rows)?;
+    Ok((r, encoding, rows, nulls))
+}
+
+/// Reads a chunk of type `ty`; `place` names the chunk in errors.
+pub(crate) fn decode(chunk: &[u8], ty: ColumnType, place: &Path) -> Result<(ColumnData, Encoding)> {
+    let (mut r, encoding, rows, nulls) = open_chunk(chunk, ty, place)?;
     let null_bits = if nulls > 0 {
         let bits = bitpack::unpack(&mut r, rows, 1)?;
         let flags: Vec<bool> = bits.iter().map(|&b| b == 1).collect();
@@ -339,6 +387,7 @@ pub(crate) fn decode(chunk: &[u8], ty: ColumnType, place: &Path) -> Result<(Colu
         Encoding::Dictionary => dictionary::decode(&mut r, ty, n)?,
         Encoding::RunLength => run_length::decode(&mut r, ty, n)?,
         Encoding::DeltaBitPacked => delta::decode(&mut r, ty, n)?,
+        Encoding::Decimal => decimal::decode(&mut r, ty, n)?,
     };
     if r.remaining() != 0 {
         return Err(r.corrupt(format!("{} bytes after the values", r.remaining())));
@@ -441,6 +490,15 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_chunk_of_formats_md() {
+        let values = [Value::F64(12.5), Value::Null, Value::F64(0.99)];
+        let (chunk, e) = encode(&ColumnData::from_values(ColumnType::F64, values.iter()));
+        assert_eq!(e, Encoding::Decimal);
+        assert_eq!(chunk[..14], [4, 3, 1, 2, 2, 0x63, 0, 0, 0, 0, 0, 0, 0, 11]);
+        assert_eq!(chunk.len(), 14 + 3 + 4);
+    }
+
+    #[test]
     fn a_flipped_byte_is_corruption() {
         let values: Vec<Value> = (0..100u64).map(Value::U64).collect();
         let (mut chunk, _) = encode(&ColumnData::from_values(ColumnType::U64, values.iter()));
@@ -511,6 +569,10 @@ mod tests {
                 prop_assert_eq!(used, encoding);
                 let got: Vec<Value> = (0..back.rows()).map(|i| back.get(i)).collect();
                 prop_assert_eq!(&got, &values, "{:?}", encoding);
+                for (row, want) in values.iter().enumerate() {
+                    let one = decode_row(&chunk, ty, row, Path::new("c")).unwrap();
+                    prop_assert_eq!(&one, want, "{:?} row {}", encoding, row);
+                }
             }
             let (smallest, _) = encode(&column);
             let plain = encode_with(&column, &present, Encoding::Plain).unwrap();

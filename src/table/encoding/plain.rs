@@ -6,10 +6,12 @@
 //!          | bits[ceil(n / 8)]            bool
 //! ```
 
+use std::path::Path;
+
 use crate::error::Result;
 use crate::format::coding::{Reader, put_varint};
 use crate::kv::MAX_VALUE_LEN;
-use crate::table::value::ColumnType;
+use crate::table::value::{ColumnType, Value};
 
 use super::Values;
 use super::bitpack;
@@ -80,6 +82,41 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
                 .collect::<Result<_>>()?,
         ),
     })
+}
+
+/// Value `index` of `n` plain values of type `ty`, without decoding the others; the reader
+/// is left after the `n` values.
+pub(crate) fn value_at(
+    r: &mut Reader<'_>,
+    ty: ColumnType,
+    n: usize,
+    index: usize,
+) -> Result<Value> {
+    if index >= n {
+        return Err(r.corrupt(format!("value {index} of {n}")));
+    }
+    match ty {
+        ColumnType::Bool => {
+            let bytes = r.bytes(bitpack::packed_len(n, 1))?;
+            Ok(Value::Bool(bytes[index / 8] >> (index % 8) & 1 == 1))
+        }
+        ColumnType::U64 | ColumnType::I64 | ColumnType::F64 => {
+            let all = r.bytes(n.saturating_mul(8))?;
+            let mut sub = Reader::new(&all[index * 8..], Path::new("-"), 0);
+            Value::read_plain(&mut sub, ty)
+        }
+        ColumnType::Bytes | ColumnType::String => {
+            let mut found = Value::Null;
+            for i in 0..n {
+                if i == index {
+                    found = Value::read_plain(r, ty)?;
+                } else {
+                    read_bytes(r)?;
+                }
+            }
+            Ok(found)
+        }
+    }
 }
 
 fn read_bytes<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {

@@ -10,7 +10,7 @@
 
 use crate::error::Result;
 use crate::format::coding::{Reader, put_varint};
-use crate::table::value::ColumnType;
+use crate::table::value::{ColumnType, Value};
 
 use super::{Values, plain};
 
@@ -58,4 +58,26 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
             .enumerate()
             .flat_map(|(i, &l)| std::iter::repeat_n(i, l)),
     ))
+}
+
+/// Value `index` of the `n` values, walking the run lengths to its run.
+pub(crate) fn value_at(
+    r: &mut Reader<'_>,
+    ty: ColumnType,
+    n: usize,
+    index: usize,
+) -> Result<Value> {
+    let runs = r.len(n)?;
+    let mut covered = 0usize;
+    let mut run = None;
+    for i in 0..runs {
+        covered += r.len(n)?;
+        if run.is_none() && index < covered {
+            run = Some(i);
+        }
+    }
+    match run {
+        Some(i) if covered == n => plain::value_at(r, ty, runs, i),
+        _ => Err(r.corrupt(format!("value {index} of runs covering {covered} of {n}"))),
+    }
 }
