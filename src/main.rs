@@ -62,6 +62,9 @@ struct LayoutsArgs {
     /// Rows per row group of the column layout.
     #[arg(long, default_value_t = 65_536)]
     row_group_rows: usize,
+    /// Point gets in Q1 and in Q2.
+    #[arg(long, default_value_t = 10_000)]
+    gets: u64,
     /// When a write is durable: "sync" (at each commit) or "buffered" (at each sync()).
     #[arg(long, default_value = "sync")]
     durability: Durability,
@@ -223,6 +226,10 @@ struct InspectArgs {
     /// Also list the entries of this table (LSM: the number in NNNNNN.sst).
     #[arg(long)]
     table: Option<u64>,
+    /// Also open the store (which runs its recovery) and describe the row and column
+    /// tables it holds: schemas, and per column its encodings, chunk sizes and zone maps.
+    #[arg(long)]
+    tables: bool,
 }
 
 fn main() -> ExitCode {
@@ -540,6 +547,7 @@ fn bench(args: BenchArgs) -> CliResult {
 fn layouts(args: LayoutsArgs) -> CliResult {
     let config = LayoutConfig {
         rows: args.rows,
+        point_gets: args.gets,
         table: kvlab::table::TableOptions {
             row_group_rows: args.row_group_rows,
             ..Default::default()
@@ -815,6 +823,14 @@ fn inspect(args: InspectArgs) -> CliResult {
             print!("{}", kvlab::btree::inspect::describe(&fs, dir)?);
         }
         other => println!("(this build has no inspector for '{other}' stores)"),
+    }
+    if args.tables {
+        let kind: EngineKind = identity.engine.parse()?;
+        let store = kvlab::open(kind, dir, Options::default())?;
+        println!(
+            "\n{}",
+            kvlab::table::inspect::describe(std::sync::Arc::from(store))?
+        );
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ pub mod aggregate;
 pub mod catalog;
 pub mod column;
 pub mod encoding;
+pub mod inspect;
 pub mod predicate;
 mod query;
 pub mod row;

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Worked example, a string column `de fr de de us`: entries 3, dictionary
-//! `02 'de' 02 'fr' 02 'us'`, width 2, indexes 0 1 0 0 2 packed into two bytes
-//! `0b00_00_01_00 0b0000_0010`.
+//! `01 02 'de' 'fr' 'us'` (plain: all of length 2), width 2, indexes 0 1 0 0 2 packed
+//! into two bytes `0b00_00_01_00 0b0000_0010`.
 
 use std::collections::HashMap;
 
@@ -78,4 +78,37 @@ pub(crate) fn value_at(
         return Err(r.corrupt(format!("index {id} into a dictionary of {entries}")));
     }
     plain::value_at(&mut dictionary, ty, entries, id as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_worked_example() {
+        let strings = ["de", "fr", "de", "de", "us"].map(String::from).to_vec();
+        let mut out = Vec::new();
+        assert!(encode(&Values::String(strings.clone()), &mut out));
+        let want = [
+            3,
+            1,
+            2,
+            b'd',
+            b'e',
+            b'f',
+            b'r',
+            b'u',
+            b's',
+            2,
+            0b0000_0100,
+            0b0000_0010,
+        ];
+        assert_eq!(out, want);
+        let mut r = Reader::new(&out, Path::new("c"), 0);
+        assert_eq!(
+            decode(&mut r, ColumnType::String, 5).unwrap(),
+            Values::String(strings)
+        );
+    }
 }

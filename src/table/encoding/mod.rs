@@ -264,6 +264,49 @@ impl ColumnData {
     }
 }
 
+/// A decoded chunk, as a scan holds it: one typed slot per row and the null flags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodedChunk(ColumnData);
+
+impl DecodedChunk {
+    /// Rows in the chunk.
+    pub fn rows(&self) -> usize {
+        self.0.rows()
+    }
+
+    /// Row `row`'s value.
+    pub fn get(&self, row: usize) -> Value {
+        self.0.get(row)
+    }
+}
+
+/// Encodes `values` (all of type `ty` or null) as a chunk: with `encoding`, or with the
+/// smallest of those that apply when it is None. None when `encoding` does not apply to
+/// them (or would not pay: a dictionary of mostly distinct values, runs of one).
+pub fn encode_chunk(
+    ty: ColumnType,
+    values: &[Value],
+    encoding: Option<Encoding>,
+) -> Option<Vec<u8>> {
+    if values
+        .iter()
+        .any(|v| v.column_type().is_some_and(|t| t != ty))
+    {
+        return None;
+    }
+    let column = ColumnData::from_values(ty, values.iter());
+    match encoding {
+        None => Some(encode(&column).0),
+        Some(e) => encode_with(&column, &column.present(), e),
+    }
+}
+
+/// Decodes a chunk of type `ty`, checking its checksum.
+pub fn decode_chunk(chunk: &[u8], ty: ColumnType) -> Result<(DecodedChunk, Encoding)> {
+    let (data, encoding) = decode(chunk, ty, Path::new("chunk"))?;
+    Ok((DecodedChunk(data), encoding))
+}
+
 /// Encodes `column` with each encoding that applies and keeps the smallest chunk (the
 /// first of equal sizes, in the order of [`Encoding::ALL`]).
 pub(crate) fn encode(column: &ColumnData) -> (Vec<u8>, Encoding) {

@@ -1,9 +1,12 @@
 //! Plain encoding: each present value in its plain form, one after another; booleans
-//! bit-packed, least significant bit first.
+//! bit-packed, least significant bit first; bytes and strings of one length stored
+//! without their lengths.
 //!
 //! ```text
-//! payload := value*                      u64, i64, f64: 8 bytes LE; bytes, string: len:varint bytes
+//! payload := value*                       u64, i64, f64: 8 bytes LE
 //!          | bits[ceil(n / 8)]            bool
+//!          | 00  (len:varint bytes)*      bytes, string of different lengths
+//!          | 01  len:varint  bytes[len]*  bytes, string all of length len
 //! ```
 
 use std::path::Path;
@@ -28,8 +31,41 @@ pub(crate) fn encode(values: &Values, out: &mut Vec<u8>) {
             .iter()
             .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes())),
         Values::Bool(v) => bitpack::pack(v.iter().map(|&b| u64::from(b)), 1, out),
-        Values::Bytes(v) => v.iter().for_each(|x| put_bytes(out, x)),
-        Values::String(v) => v.iter().for_each(|x| put_bytes(out, x.as_bytes())),
+        Values::Bytes(v) => put_all(out, v.iter().map(Vec::as_slice)),
+        Values::String(v) => put_all(out, v.iter().map(String::as_bytes)),
+    }
+}
+
+fn put_all<'a>(out: &mut Vec<u8>, values: impl Iterator<Item = &'a [u8]> + Clone) {
+    let mut lengths = values.clone().map(<[u8]>::len);
+    let first = lengths.next();
+    match first.filter(|&f| lengths.all(|l| l == f)) {
+        Some(len) => {
+            out.push(1);
+            put_varint(out, len as u64);
+            values.for_each(|b| out.extend_from_slice(b));
+        }
+        None => {
+            out.push(0);
+            values.for_each(|b| put_bytes(out, b));
+        }
+    }
+}
+
+/// How the bytes or strings of a payload are laid out: `Some(len)` when all have `len`.
+fn layout(r: &mut Reader<'_>) -> Result<Option<usize>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(r.len(MAX_VALUE_LEN)?)),
+        b => Err(r.corrupt(format!("string layout {b}"))),
+    }
+}
+
+/// The next of the values laid out as `fixed` says.
+fn next_bytes<'a>(r: &mut Reader<'a>, fixed: Option<usize>) -> Result<&'a [u8]> {
+    match fixed {
+        Some(len) => r.bytes(len),
+        None => read_bytes(r),
     }
 }
 
@@ -44,8 +80,12 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
     {
         return Err(r.corrupt(format!("{n} values of {width} bytes in {}", r.remaining())));
     }
-    // Every variable-length value takes at least its one-byte length.
-    if n > r.remaining().saturating_mul(8) {
+    let fixed = match ty {
+        ColumnType::Bytes | ColumnType::String => layout(r)?,
+        _ => None,
+    };
+    // A value takes at least a bit, or a length byte, unless all are empty.
+    if fixed != Some(0) && n > r.remaining().saturating_mul(8) {
         return Err(r.corrupt(format!("{n} values in {} bytes", r.remaining())));
     }
     Ok(match ty {
@@ -68,13 +108,13 @@ pub(crate) fn decode(r: &mut Reader<'_>, ty: ColumnType, n: usize) -> Result<Val
         ),
         ColumnType::Bytes => Values::Bytes(
             (0..n)
-                .map(|_| read_bytes(r).map(<[u8]>::to_vec))
+                .map(|_| next_bytes(r, fixed).map(<[u8]>::to_vec))
                 .collect::<Result<_>>()?,
         ),
         ColumnType::String => Values::String(
             (0..n)
                 .map(|_| {
-                    let b = read_bytes(r)?;
+                    let b = next_bytes(r, fixed)?;
                     std::str::from_utf8(b)
                         .map(str::to_owned)
                         .map_err(|_| r.corrupt("string is not UTF-8"))
@@ -106,17 +146,30 @@ pub(crate) fn value_at(
             Value::read_plain(&mut sub, ty)
         }
         ColumnType::Bytes | ColumnType::String => {
+            let fixed = layout(r)?;
+            if let Some(len) = fixed {
+                let all = r.bytes(n.saturating_mul(len))?;
+                return bytes_value(r, ty, &all[index * len..(index + 1) * len]);
+            }
             let mut found = Value::Null;
             for i in 0..n {
+                let b = read_bytes(r)?;
                 if i == index {
-                    found = Value::read_plain(r, ty)?;
-                } else {
-                    read_bytes(r)?;
+                    found = bytes_value(r, ty, b)?;
                 }
             }
             Ok(found)
         }
     }
+}
+
+fn bytes_value(r: &Reader<'_>, ty: ColumnType, b: &[u8]) -> Result<Value> {
+    if ty == ColumnType::Bytes {
+        return Ok(Value::Bytes(b.to_vec()));
+    }
+    std::str::from_utf8(b)
+        .map(|s| Value::String(s.to_owned()))
+        .map_err(|_| r.corrupt("string is not UTF-8"))
 }
 
 fn read_bytes<'a>(r: &mut Reader<'a>) -> Result<&'a [u8]> {
