@@ -217,6 +217,12 @@ struct ReportArgs {
     /// Directory for the stores (default: a new temporary directory on disk).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Rows of the events table for the row vs column matrix (0 leaves it out).
+    #[arg(long, default_value_t = 1_000_000)]
+    layout_rows: u64,
+    /// Point gets in Q1 and Q2 of the matrix.
+    #[arg(long, default_value_t = 10_000)]
+    layout_gets: u64,
 }
 
 #[derive(Args)]
@@ -649,6 +655,8 @@ fn print_layouts(reports: &[QueryReport], config: &LayoutConfig, env: &BenchEnv)
     println!("{}", layouts::markdown(reports));
     println!("## Size after the load\n");
     println!("{}", layouts::size_table(reports));
+    println!("## Against the targets\n");
+    println!("{}", layouts::verdicts(reports));
 }
 
 fn diff(args: DiffArgs) -> CliResult {
@@ -905,14 +913,66 @@ fn report(args: ReportArgs) -> CliResult {
         .unwrap_or_default();
     let plots = charts(&reports, &args.plots, &base)?;
     let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+    // The row vs column matrix: kvlab's engines under both layouts, and the anchors.
+    let mut layout_section = String::new();
+    if args.layout_rows > 0 {
+        let layout_engines: Vec<EngineKind> = engines
+            .iter()
+            .copied()
+            .filter(|e| matches!(e, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm))
+            .collect();
+        let layout_config = LayoutConfig {
+            rows: args.layout_rows,
+            point_gets: args.layout_gets,
+            ..LayoutConfig::default()
+        };
+        let layout_reports = run_layouts(
+            &layout_engines,
+            &kvlab::table::Layout::ALL,
+            &layout_config,
+            &env,
+            true,
+            None,
+        )?;
+        let chart = args.plots.join("layouts-bytes.svg");
+        layouts::chart(&layout_reports, &chart)?;
+        let shown = chart
+            .strip_prefix(&base)
+            .map(Path::to_path_buf)
+            .unwrap_or(chart);
+        let layout_names: Vec<&str> = layout_engines.iter().map(|e| e.name()).collect();
+        layout_section = format!(
+            "### Row vs column\n\n\
+             The events table ({} rows: id, ts, user_id, country, device, amount, is_refund, \
+             a 40-byte note) in the row and the column layout on each engine, queries Q1-Q8 \
+             (docs/ARCHITECTURE.md), each answer checked; {} point gets in Q1 and Q2; row \
+             groups of {} rows. Parquet (uncompressed, then snappy) and SQLite (a SQL table \
+             with an index on ts) answer the same queries where they can. The same matrix \
+             alone:\n\n```sh\ncargo run --release --features peers -- layouts --rows {} \
+             --engines {}\n```\n\n![Row vs column bytes]({})\n\n\
+             Time / bytes read (written, for Q6-Q8):\n\n{}\nSize after the load:\n\n{}\n\
+             Against the targets:\n\n{}",
+            layout_config.rows,
+            layout_config.point_gets,
+            layout_config.table.row_group_rows,
+            layout_config.rows,
+            layout_names.join(","),
+            shown.display(),
+            layouts::markdown(&layout_reports),
+            layouts::size_table(&layout_reports),
+            layouts::verdicts(&layout_reports),
+        );
+    }
     let provenance = Provenance {
         machine: describe_machine(&dir.path),
         date: today(),
         commit: git_commit(),
         command: format!(
-            "cargo run --release -- report --records {} --engines {}",
+            "cargo run --release --features peers -- report --records {} --engines {} \
+             --layout-rows {}",
             args.records,
-            names.join(",")
+            names.join(","),
+            args.layout_rows
         ),
         workload: format!(
             "{} records of 16-byte keys and {}-byte values, batches of {}, durability sync, \
@@ -929,7 +989,10 @@ fn report(args: ReportArgs) -> CliResult {
         ),
     };
     let old = std::fs::read_to_string(&args.file).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let new = splice(&old, &section(&reports, &provenance, &plots));
+    let new = splice(
+        &old,
+        &section(&reports, &provenance, &plots, &layout_section),
+    );
     std::fs::write(&args.file, new)?;
     eprintln!(
         "rewrote the results of {} and {} chart(s) in {}",

@@ -415,6 +415,10 @@ fn cli_report_rewrites_only_its_section() {
         file.to_str().unwrap(),
         "--plots",
         plots.to_str().unwrap(),
+        "--layout-rows",
+        "3000",
+        "--layout-gets",
+        "100",
     ];
     for _ in 0..2 {
         let (ok, _, err) = kvlab(&args, "");
@@ -432,6 +436,11 @@ fn cli_report_rewrites_only_its_section() {
         "{text}"
     );
     assert!(plots.join("throughput.svg").exists());
+    assert!(
+        text.contains("### Row vs column") && text.contains("| mem column |"),
+        "{text}"
+    );
+    assert!(plots.join("layouts-bytes.svg").exists());
 }
 
 /// Files someone planted where a benchmark would put its stores survive `bench` and

@@ -668,3 +668,163 @@ fn human_bytes(b: u64) -> String {
         format!("{:.2} GiB", b / 1073741824.0)
     }
 }
+
+/// Draws the bytes each engine and layout read (or wrote, for Q6–Q8) per query, log
+/// scale, into `path`.
+pub fn chart(reports: &[QueryReport], path: &std::path::Path) -> Result<()> {
+    let mut categories: Vec<String> = Vec::new();
+    let mut series: Vec<(String, Vec<Option<f64>>)> = Vec::new();
+    for r in reports {
+        let category = format!("{} {}", r.query, r.cache);
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+        let name = format!("{} {}", r.engine, r.layout);
+        if !series.iter().any(|(n, _)| *n == name) {
+            series.push((name, Vec::new()));
+        }
+    }
+    for (name, values) in &mut series {
+        *values = categories
+            .iter()
+            .map(|c| {
+                reports
+                    .iter()
+                    .find(|r| {
+                        format!("{} {}", r.engine, r.layout) == *name
+                            && format!("{} {}", r.query, r.cache) == *c
+                    })
+                    .map(|r| r.disk_bytes_read.max(r.disk_bytes_written) as f64)
+                    .filter(|&b| b > 0.0)
+            })
+            .collect();
+    }
+    series.retain(|(_, v)| v.iter().any(Option::is_some));
+    super::plot::bar_chart(
+        path,
+        "Row vs column: bytes read per query (written for Q6-Q8)",
+        "bytes (log)",
+        &categories,
+        &series,
+        true,
+    )
+}
+
+/// The targets of the row vs column comparison, each with what this run measured and
+/// whether it holds, as a markdown table.
+pub fn verdicts(reports: &[QueryReport]) -> String {
+    let find = |engine: &str, layout: &str, query: &str, cache: &str| {
+        reports.iter().find(|r| {
+            r.engine == engine && r.layout == layout && r.query == query && r.cache == cache
+        })
+    };
+    let mut out =
+        String::from("| claim | engine | measured | verdict |\n| --- | --- | --- | --- |\n");
+    let mut line = |claim: &str, engine: &str, measured: String, holds: bool| {
+        let verdict = if holds { "holds" } else { "does not hold" };
+        out.push_str(&format!(
+            "| {claim} | {engine} | {measured} | {verdict} |\n"
+        ));
+    };
+    let mut engines: Vec<&str> = Vec::new();
+    for r in reports {
+        if find(&r.engine, "row", "Q3", "cold").is_some()
+            && find(&r.engine, "column", "Q3", "cold").is_some()
+            && !engines.contains(&r.engine.as_str())
+        {
+            engines.push(&r.engine);
+        }
+    }
+    for &e in &engines {
+        for cache in ["cold", "warm"] {
+            let (Some(row), Some(col)) =
+                (find(e, "row", "Q3", cache), find(e, "column", "Q3", cache))
+            else {
+                continue;
+            };
+            let speedup = row.secs / col.secs.max(1e-9);
+            line(
+                &format!("Q3 ({cache}): the column layout runs at least 3x faster"),
+                e,
+                format!("{speedup:.1}x"),
+                speedup >= 3.0,
+            );
+            if row.disk_bytes_read > 0 {
+                let share = col.disk_bytes_read as f64 / row.disk_bytes_read as f64;
+                line(
+                    &format!(
+                        "Q3 ({cache}): the column layout reads at most 1/5 of the row layout's bytes"
+                    ),
+                    e,
+                    format!("{share:.3}"),
+                    share <= 0.2,
+                );
+            }
+        }
+        if let (Some(row), Some(col)) = (find(e, "row", "Q6", "-"), find(e, "column", "Q6", "-"))
+            && row.disk_usage > 0
+        {
+            let share = col.disk_usage as f64 / row.disk_usage as f64;
+            line(
+                "on-disk size of the column layout at most 1/2 of the row layout's",
+                e,
+                format!("{share:.3}"),
+                share <= 0.5,
+            );
+        }
+        if let Some(q4) = find(e, "column", "Q4", "cold") {
+            let total = q4.row_groups_read + q4.row_groups_skipped;
+            let share = q4.row_groups_skipped as f64 / total.max(1) as f64;
+            line(
+                "Q4: zone maps skip at least 90% of row groups",
+                e,
+                format!("{} of {total}", q4.row_groups_skipped),
+                share >= 0.9,
+            );
+        }
+        for (query, what) in [
+            ("Q1", "point get of a record"),
+            ("Q7", "update of one column"),
+        ] {
+            let cache = if query == "Q1" { "warm" } else { "-" };
+            if let (Some(row), Some(col)) = (
+                find(e, "row", query, cache),
+                find(e, "column", query, cache),
+            ) {
+                let factor = col.secs / row.secs.max(1e-9);
+                line(
+                    &format!("{query} ({what}): the row layout wins"),
+                    e,
+                    format!("row {factor:.0}x faster"),
+                    factor > 1.0,
+                );
+            }
+        }
+    }
+    if let Some(parquet) = find("parquet", "column", "Q6", "-") {
+        for &e in &engines {
+            if let Some(col) = find(e, "column", "Q6", "-").filter(|c| c.disk_usage > 0) {
+                let ratio = col.disk_usage as f64 / parquet.disk_usage.max(1) as f64;
+                line(
+                    "column layout size within 1.25x of the uncompressed Parquet file",
+                    e,
+                    format!("{ratio:.2}x"),
+                    ratio <= 1.25,
+                );
+            }
+            if let (Some(col), Some(pq)) = (
+                find(e, "column", "Q3", "cold"),
+                find("parquet", "column", "Q3", "cold"),
+            ) {
+                let ratio = col.secs / pq.secs.max(1e-9);
+                line(
+                    "Q3 (cold) within 2x of Parquet's time",
+                    e,
+                    format!("{ratio:.2}x"),
+                    ratio <= 2.0,
+                );
+            }
+        }
+    }
+    out
+}

@@ -60,7 +60,12 @@ pub fn git_commit() -> String {
 }
 
 /// The generated section, markers included.
-pub fn section(reports: &[PhaseReport], p: &Provenance, plots: &[(String, PathBuf)]) -> String {
+pub fn section(
+    reports: &[PhaseReport],
+    p: &Provenance,
+    plots: &[(String, PathBuf)],
+    more: &str,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{BEGIN}\n");
     let _ = writeln!(out, "## Results\n");
@@ -86,6 +91,9 @@ pub fn section(reports: &[PhaseReport], p: &Provenance, plots: &[(String, PathBu
          nothing to divide by; \"(dev)\" = the device's counters, for a peer whose I/O \
          kvlab cannot count.\n"
     );
+    if !more.is_empty() {
+        let _ = writeln!(out, "{more}");
+    }
     let _ = write!(out, "{END}");
     out
 }
