@@ -223,6 +223,12 @@ struct ReportArgs {
     /// Point gets in Q1 and Q2 of the matrix.
     #[arg(long, default_value_t = 10_000)]
     layout_gets: u64,
+    /// Also save every line of the run (phases and queries) to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Run nothing: rewrite the section from the lines a `report --json FILE` saved.
+    #[arg(long, conflicts_with = "json")]
+    from: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -880,8 +886,81 @@ fn sweep(args: SweepArgs) -> CliResult {
     Ok(())
 }
 
+/// What the row vs column section of a report says of its run.
+struct LayoutMeta {
+    rows: u64,
+    gets: u64,
+    group_rows: u64,
+    engines: Vec<String>,
+}
+
 fn report(args: ReportArgs) -> CliResult {
-    use kvlab::bench::report::{Provenance, charts, git_commit, section, splice, today};
+    use kvlab::bench::report::{charts, section, splice};
+    let (reports, layout_reports, provenance, meta) = match &args.from {
+        Some(path) => saved_report(path)?,
+        None => fresh_report(&args)?,
+    };
+    let base = args
+        .file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let plots = charts(&reports, &args.plots, &base)?;
+    let mut layout_section = String::new();
+    if !layout_reports.is_empty() {
+        let chart = args.plots.join("layouts-bytes.svg");
+        layouts::chart(&layout_reports, &chart)?;
+        let shown = chart
+            .strip_prefix(&base)
+            .map(Path::to_path_buf)
+            .unwrap_or(chart);
+        layout_section = format!(
+            "### Row vs column\n\n\
+             The events table ({} rows: id, ts, user_id, country, device, amount, is_refund, \
+             a 40-byte note) in the row and the column layout on each engine, queries Q1-Q8 \
+             (docs/DESIGN.md §5), each answer checked; {} point gets in Q1 and Q2; row \
+             groups of {} rows. Parquet (uncompressed, then snappy) and SQLite (a SQL table \
+             with an index on ts) answer the same queries where they can. The same matrix \
+             alone:\n\n```sh\ncargo run --release --features peers -- layouts --rows {} \
+             --engines {}\n```\n\n![Row vs column bytes]({})\n\n\
+             Time / bytes read (written, for Q6-Q8):\n\n{}\nSize after the load:\n\n{}\n\
+             Against the targets:\n\n{}",
+            meta.rows,
+            meta.gets,
+            meta.group_rows,
+            meta.rows,
+            meta.engines.join(","),
+            shown.display(),
+            layouts::markdown(&layout_reports),
+            layouts::size_table(&layout_reports),
+            layouts::verdicts(&layout_reports),
+        );
+    }
+    let old = std::fs::read_to_string(&args.file).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let new = splice(
+        &old,
+        &section(&reports, &provenance, &plots, &layout_section),
+    );
+    std::fs::write(&args.file, new)?;
+    eprintln!(
+        "rewrote the results of {} and {} chart(s) in {}",
+        args.file.display(),
+        plots.len() + usize::from(!layout_reports.is_empty()),
+        args.plots.display()
+    );
+    Ok(())
+}
+
+type ReportParts = (
+    Vec<PhaseReport>,
+    Vec<QueryReport>,
+    kvlab::bench::report::Provenance,
+    LayoutMeta,
+);
+
+/// Runs the standard suite and the row vs column matrix; with `--json`, saves every line.
+fn fresh_report(args: &ReportArgs) -> Result<ReportParts, Box<dyn std::error::Error>> {
+    use kvlab::bench::report::{Provenance, git_commit, today};
     let engines = if args.engines.is_empty() {
         EngineKind::ALL.to_vec()
     } else {
@@ -905,64 +984,39 @@ fn report(args: ReportArgs) -> CliResult {
         keep: false,
     };
     let env = env_from(&workload, &dir.path, &engines)?;
-    let reports = run_engines(&engines, &Phase::STANDARD, &config, &env, None)?;
-    let base = args
-        .file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let plots = charts(&reports, &args.plots, &base)?;
-    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+    let mut json = args.json.as_ref().map(File::create).transpose()?;
+    let run = RunInfo::new(&config, &env, &[]);
+    let reports = run_engines(
+        &engines,
+        &Phase::STANDARD,
+        &config,
+        &env,
+        json.as_mut().map(|f| (f, &run)),
+    )?;
     // The row vs column matrix: kvlab's engines under both layouts, and the anchors.
-    let mut layout_section = String::new();
-    if args.layout_rows > 0 {
-        let layout_engines: Vec<EngineKind> = engines
-            .iter()
-            .copied()
-            .filter(|e| matches!(e, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm))
-            .collect();
-        let layout_config = LayoutConfig {
-            rows: args.layout_rows,
-            point_gets: args.layout_gets,
-            ..LayoutConfig::default()
-        };
-        let layout_reports = run_layouts(
+    let layout_engines: Vec<EngineKind> = engines
+        .iter()
+        .copied()
+        .filter(|e| matches!(e, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm))
+        .collect();
+    let layout_config = LayoutConfig {
+        rows: args.layout_rows,
+        point_gets: args.layout_gets,
+        ..LayoutConfig::default()
+    };
+    let layout_reports = if args.layout_rows > 0 {
+        run_layouts(
             &layout_engines,
             &kvlab::table::Layout::ALL,
             &layout_config,
             &env,
             true,
-            None,
-        )?;
-        let chart = args.plots.join("layouts-bytes.svg");
-        layouts::chart(&layout_reports, &chart)?;
-        let shown = chart
-            .strip_prefix(&base)
-            .map(Path::to_path_buf)
-            .unwrap_or(chart);
-        let layout_names: Vec<&str> = layout_engines.iter().map(|e| e.name()).collect();
-        layout_section = format!(
-            "### Row vs column\n\n\
-             The events table ({} rows: id, ts, user_id, country, device, amount, is_refund, \
-             a 40-byte note) in the row and the column layout on each engine, queries Q1-Q8 \
-             (docs/ARCHITECTURE.md), each answer checked; {} point gets in Q1 and Q2; row \
-             groups of {} rows. Parquet (uncompressed, then snappy) and SQLite (a SQL table \
-             with an index on ts) answer the same queries where they can. The same matrix \
-             alone:\n\n```sh\ncargo run --release --features peers -- layouts --rows {} \
-             --engines {}\n```\n\n![Row vs column bytes]({})\n\n\
-             Time / bytes read (written, for Q6-Q8):\n\n{}\nSize after the load:\n\n{}\n\
-             Against the targets:\n\n{}",
-            layout_config.rows,
-            layout_config.point_gets,
-            layout_config.table.row_group_rows,
-            layout_config.rows,
-            layout_names.join(","),
-            shown.display(),
-            layouts::markdown(&layout_reports),
-            layouts::size_table(&layout_reports),
-            layouts::verdicts(&layout_reports),
-        );
-    }
+            json.as_mut(),
+        )?
+    } else {
+        Vec::new()
+    };
+    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
     let provenance = Provenance {
         machine: describe_machine(&dir.path),
         date: today(),
@@ -974,31 +1028,116 @@ fn report(args: ReportArgs) -> CliResult {
             names.join(","),
             args.layout_rows
         ),
-        workload: format!(
-            "{} records of 16-byte keys and {}-byte values, batches of {}, durability sync, \
-             one thread, default engine knobs; cold reads after drop_caches{}.",
+        workload: workload_words(
             config.records,
-            config.value_size,
-            config.batch,
-            // SAFETY: geteuid has no preconditions.
-            if unsafe { libc::geteuid() } == 0 {
-                ""
-            } else {
-                " (not root: per-file fadvise instead)"
-            }
+            config.value_size as u64,
+            config.batch as u64,
+            "sync",
+            env.drop_caches,
         ),
     };
-    let old = std::fs::read_to_string(&args.file).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let new = splice(
-        &old,
-        &section(&reports, &provenance, &plots, &layout_section),
-    );
-    std::fs::write(&args.file, new)?;
-    eprintln!(
-        "rewrote the results of {} and {} chart(s) in {}",
-        args.file.display(),
-        plots.len(),
-        args.plots.display()
-    );
-    Ok(())
+    let meta = LayoutMeta {
+        rows: layout_config.rows,
+        gets: layout_config.point_gets,
+        group_rows: layout_config.table.row_group_rows as u64,
+        engines: layout_engines.iter().map(|e| e.name().to_owned()).collect(),
+    };
+    Ok((reports, layout_reports, provenance, meta))
+}
+
+fn workload_words(
+    records: u64,
+    value_size: u64,
+    batch: u64,
+    durability: &str,
+    drop_caches: bool,
+) -> String {
+    format!(
+        "{records} records of 16-byte keys and {value_size}-byte values, batches of {batch}, \
+         durability {durability}, one thread, default engine knobs; cold reads after {}.",
+        if drop_caches {
+            "drop_caches"
+        } else {
+            "per-file fadvise (not root)"
+        }
+    )
+}
+
+/// The lines a `report --json FILE` saved, for `report --from FILE`: the same section,
+/// without running anything.
+fn saved_report(path: &Path) -> Result<ReportParts, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reports: Vec<PhaseReport> = Vec::new();
+    let mut layout_reports: Vec<QueryReport> = Vec::new();
+    let mut phase_run = None;
+    let mut layout_run = None;
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| format!("{}, line {}: not a JSON line: {e}", path.display(), i + 1))?;
+        if value.get("phase").is_some() {
+            phase_run.get_or_insert_with(|| value["run"].clone());
+            reports.push(serde_json::from_value(value)?);
+        } else if value.get("query").is_some() {
+            if value["run"]["row_group_rows"].is_u64() {
+                layout_run.get_or_insert_with(|| value["run"].clone());
+            }
+            layout_reports.push(serde_json::from_value(value)?);
+        } else {
+            return Err(format!(
+                "{}, line {}: neither a phase nor a query",
+                path.display(),
+                i + 1
+            )
+            .into());
+        }
+    }
+    let run = phase_run.ok_or_else(|| format!("{} holds no phase lines", path.display()))?;
+    let text_of = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or("?").to_owned();
+    let num = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(0);
+    let mut engines: Vec<String> = Vec::new();
+    for r in &reports {
+        if !engines.contains(&r.engine) {
+            engines.push(r.engine.clone());
+        }
+    }
+    let provenance = kvlab::bench::report::Provenance {
+        machine: text_of(&run, "machine"),
+        date: text_of(&run, "date"),
+        commit: text_of(&run, "commit"),
+        command: format!(
+            "cargo run --release --features peers -- report --records {} --engines {} --json {}\n\
+             cargo run --release -- report --from {}",
+            num(&run, "records"),
+            engines.join(","),
+            path.display(),
+            path.display()
+        ),
+        workload: workload_words(
+            num(&run, "records"),
+            num(&run, "value_size"),
+            num(&run, "batch"),
+            &text_of(&run, "durability"),
+            text_of(&run, "cold_eviction") == "drop_caches",
+        ),
+    };
+    let layout_run = layout_run.unwrap_or_default();
+    let mut layout_engines: Vec<String> = Vec::new();
+    for r in &layout_reports {
+        if !["parquet", "parquet-snappy", "sqlite-sql"].contains(&r.engine.as_str())
+            && !layout_engines.contains(&r.engine)
+        {
+            layout_engines.push(r.engine.clone());
+        }
+    }
+    let meta = LayoutMeta {
+        rows: num(&layout_run, "rows"),
+        gets: num(&layout_run, "point_gets"),
+        group_rows: num(&layout_run, "row_group_rows"),
+        engines: layout_engines,
+    };
+    Ok((reports, layout_reports, provenance, meta))
 }

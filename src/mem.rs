@@ -26,9 +26,9 @@ use crate::kv::{BatchOp, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch
 /// iterates (a caller may write while iterating), and gets and writes cost what a plain
 /// B-tree costs. The price: a write while a scan is open copies the whole map.
 ///
-/// (An earlier version used a persistent B-tree, `imbl::OrdMap`, whose snapshots are
-/// free; at a million keys its gets and inserts were 2–3× slower than std's, which made
-/// the no-disk baseline slower than the LSM engine.)
+/// A persistent B-tree (`imbl::OrdMap`) would make snapshots free, but at a million keys
+/// its gets and inserts are 2–3× slower than std's, which would make the no-disk baseline
+/// slower than the LSM engine.
 #[derive(Debug, Default)]
 pub struct MemStore {
     map: RwLock<Arc<BTreeMap<Bytes, Bytes>>>,

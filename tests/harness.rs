@@ -441,6 +441,35 @@ fn cli_report_rewrites_only_its_section() {
         "{text}"
     );
     assert!(plots.join("layouts-bytes.svg").exists());
+
+    // Saved with --json, the same run rewrites another file's section without running.
+    let saved = dir.path().join("run.json");
+    let mut with_json: Vec<&str> = args.to_vec();
+    with_json.extend(["--json", saved.to_str().unwrap()]);
+    let (ok, _, err) = kvlab(&with_json, "");
+    assert!(ok, "{err}");
+    let again = dir.path().join("C.md");
+    let plots2 = dir.path().join("plots2");
+    let from = [
+        "report",
+        "--from",
+        saved.to_str().unwrap(),
+        "--file",
+        again.to_str().unwrap(),
+        "--plots",
+        plots2.to_str().unwrap(),
+    ];
+    let (ok, _, err) = kvlab(&from, "");
+    assert!(ok, "{err}");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let regenerated = std::fs::read_to_string(&again).unwrap();
+    let table = |text: &str| -> String {
+        let start = text.find("### Throughput").unwrap();
+        let end = text.find("### Amplification").unwrap();
+        text[start..end].to_string()
+    };
+    assert_eq!(table(&regenerated), table(&original));
+    assert!(regenerated.contains("| mem column |") && regenerated.contains("--from"));
 }
 
 /// Files someone planted where a benchmark would put its stores survive `bench` and

@@ -86,10 +86,10 @@ fn report(
 ) -> QueryReport {
     QueryReport {
         engine: engine.to_owned(),
-        layout,
-        query,
-        what,
-        cache,
+        layout: layout.to_owned(),
+        query: query.to_owned(),
+        what: what.to_owned(),
+        cache: cache.to_owned(),
         ops,
         rows,
         secs,

@@ -60,18 +60,19 @@ impl Default for LayoutConfig {
 }
 
 /// One query on one engine and layout.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct QueryReport {
     /// The engine under the table.
     pub engine: String,
     /// "row" or "column".
-    pub layout: &'static str,
+    pub layout: String,
     /// "Q1" .. "Q8", or "Q3+" for Q3 after Q8's deletes.
-    pub query: &'static str,
+    pub query: String,
     /// What the query does.
-    pub what: &'static str,
+    pub what: String,
     /// "cold", "warm", or "-" for the writes.
-    pub cache: &'static str,
+    pub cache: String,
     /// Calls made (gets, updates, deletes, insert batches; 1 for a scan).
     pub ops: u64,
     /// Rows the answer covers (scanned, fetched or changed).
@@ -297,10 +298,10 @@ impl<'a> LayoutRun<'a> {
         let table = self.table().stats();
         Ok(QueryReport {
             engine: self.engine.to_string(),
-            layout: self.layout.name(),
-            query,
-            what,
-            cache,
+            layout: self.layout.name().to_owned(),
+            query: query.to_owned(),
+            what: what.to_owned(),
+            cache: cache.to_owned(),
             ops,
             rows,
             secs,
@@ -590,13 +591,13 @@ pub fn markdown(reports: &[QueryReport]) -> String {
             .iter()
             .any(|(e, l)| *e == r.engine && *l == r.layout)
         {
-            columns.push((r.engine.clone(), r.layout));
+            columns.push((r.engine.clone(), &r.layout));
         }
     }
     let mut rows: Vec<(&str, &str, &str)> = Vec::new();
     for r in reports {
         if !rows.iter().any(|(q, _, c)| *q == r.query && *c == r.cache) {
-            rows.push((r.query, r.what, r.cache));
+            rows.push((&r.query, &r.what, &r.cache));
         }
     }
     let mut out = String::from("| query | cache |");

@@ -168,7 +168,8 @@ impl FromStr for Phase {
 pub type Metric = fn(&PhaseReport) -> Option<f64>;
 
 /// What one phase measured: one JSON line of DESIGN §5. Absent figures are `None` (null).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PhaseReport {
     /// The engine's name.
     pub engine: String,
