@@ -565,9 +565,9 @@ impl ColumnTable {
 
     /// Writes `batch`; after a failed write, the state is read again from the store, as
     /// the batch may or may not have reached it.
-    fn write(&self, state: &mut State, batch: &WriteBatch) -> Result<bool> {
+    fn write(&self, state: &mut State, batch: &WriteBatch) -> Result<()> {
         match self.store.write(batch) {
-            Ok(()) => Ok(true),
+            Ok(()) => Ok(()),
             Err(e) => {
                 if let Ok(fresh) = self.load() {
                     *state = fresh;
@@ -682,9 +682,8 @@ impl Table for ColumnTable {
         }
         let mut batch = WriteBatch::new();
         let placement = self.place_records(&state, records, None, false, &mut batch)?;
-        if self.write(&mut state, &batch)? {
-            Self::apply_placement(&mut state, placement);
-        }
+        self.write(&mut state, &batch)?;
+        Self::apply_placement(&mut state, placement);
         Ok(())
     }
 
@@ -700,9 +699,8 @@ impl Table for ColumnTable {
         let removal = self
             .remove(&state, pk, &mut batch)?
             .ok_or_else(|| missing(&self.entry.name, pk))?;
-        if self.write(&mut state, &batch)? {
-            Self::apply_removal(&mut state, removal);
-        }
+        self.write(&mut state, &batch)?;
+        Self::apply_removal(&mut state, removal);
         Ok(())
     }
 
@@ -718,10 +716,9 @@ impl Table for ColumnTable {
             .remove(&state, pk, &mut batch)?
             .ok_or_else(|| missing(&self.entry.name, pk))?;
         let placement = self.place_records(&state, &[record], Some(pk), false, &mut batch)?;
-        if self.write(&mut state, &batch)? {
-            Self::apply_removal(&mut state, removal);
-            Self::apply_placement(&mut state, placement);
-        }
+        self.write(&mut state, &batch)?;
+        Self::apply_removal(&mut state, removal);
+        Self::apply_placement(&mut state, placement);
         Ok(())
     }
 
@@ -760,9 +757,8 @@ impl Table for ColumnTable {
         }
         let mut batch = WriteBatch::new();
         let placement = self.place_records(&state, &[], None, true, &mut batch)?;
-        if self.write(&mut state, &batch)? {
-            Self::apply_placement(&mut state, placement);
-        }
+        self.write(&mut state, &batch)?;
+        Self::apply_placement(&mut state, placement);
         Ok(())
     }
 
