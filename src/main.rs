@@ -1023,10 +1023,13 @@ fn fresh_report(args: &ReportArgs) -> Result<ReportParts, Box<dyn std::error::Er
         commit: git_commit(),
         command: format!(
             "cargo run --release --features peers -- report --records {} --engines {} \
-             --layout-rows {}",
+             --layout-rows {}{}",
             args.records,
             names.join(","),
-            args.layout_rows
+            args.layout_rows,
+            args.json
+                .as_ref()
+                .map_or(String::new(), |j| format!(" --json {}", j.display()))
         ),
         workload: workload_words(
             config.records,

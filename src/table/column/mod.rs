@@ -462,8 +462,9 @@ impl ColumnTable {
             }
             return Ok(placement);
         }
-        // Merge the tail with the new records, by key: (record, from the tail, size).
-        let mut rows: Vec<(Record, bool, u64)> = Vec::with_capacity(tail_rows);
+        // Merge the tail with the new records, by key: (record, its index among the new
+        // records or None for a tail record, size).
+        let mut rows: Vec<(Record, Option<usize>, u64)> = Vec::with_capacity(tail_rows);
         let all = vec![true; self.entry.schema.len()];
         for pair in self.store.scan(KeyRange::prefix(&self.key(b't', &[])))? {
             let (key, value) = pair?;
@@ -474,13 +475,14 @@ impl ColumnTable {
             let mut row = vec![Value::Null; all.len()];
             let place = self.place(format!("tail record {key_pk}"));
             self.codec.decode(key_pk, &value, &all, &mut row, &place)?;
-            rows.push((row, true, value.len() as u64));
+            rows.push((row, None, value.len() as u64));
         }
-        for (r, value) in records.iter().zip(&encoded) {
-            rows.push((r.clone(), false, value.len() as u64));
+        for (i, (r, value)) in records.iter().zip(&encoded).enumerate() {
+            rows.push((r.clone(), Some(i), value.len() as u64));
         }
         rows.sort_by_key(|(r, _, _)| pk(r));
-        let mut next_id = state.groups.keys().next_back().map_or(0, |&id| id + 1);
+        // The groups to seal: full ones, and with `seal_rest` the rest.
+        let mut groups = Vec::new();
         let mut start = 0;
         while start < rows.len() {
             let mut end = start;
@@ -497,27 +499,30 @@ impl ColumnTable {
             if !full {
                 break;
             }
-            let group: Vec<&Record> = rows[start..end].iter().map(|(r, _, _)| r).collect();
+            groups.push(start..end);
+            start = end;
+        }
+        // Tail records sealed leave the tail first, so that an engine that reuses freed
+        // space within a batch (the B+tree) puts the chunks where they were.
+        for (r, new, _) in &rows[..start] {
+            if new.is_none() {
+                batch.delete(&self.tail_key(pk(r)));
+                placement.tail_removed.push(pk(r));
+            }
+        }
+        let mut next_id = state.groups.keys().next_back().map_or(0, |&id| id + 1);
+        for range in groups {
+            let group: Vec<&Record> = rows[range].iter().map(|(r, _, _)| r).collect();
             let meta = self.write_group(next_id, &group, batch);
             placement.sealed.push((next_id, meta));
             next_id = next_id
                 .checked_add(1)
                 .ok_or_else(|| Error::invalid("the table has used every row group id"))?;
-            start = end;
         }
-        for (i, (r, from_tail, size)) in rows.iter().enumerate() {
-            let key = pk(r);
-            match (i < start, from_tail) {
-                (true, true) => {
-                    batch.delete(&self.tail_key(key));
-                    placement.tail_removed.push(key);
-                }
-                (false, false) => {
-                    let at = records.iter().position(|x| pk(x) == key).unwrap_or(0);
-                    batch.put(&self.tail_key(key), &encoded[at]);
-                    placement.tail_added.push((key, *size));
-                }
-                _ => {}
+        for (r, new, size) in &rows[start..] {
+            if let Some(i) = new {
+                batch.put(&self.tail_key(pk(r)), &encoded[*i]);
+                placement.tail_added.push((pk(r), *size));
             }
         }
         Ok(placement)
