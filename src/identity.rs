@@ -87,7 +87,7 @@ impl Identity {
         let body = HEADER_LEN + n + 4;
         let stored = u32::from_le_bytes(bytes[body..body + 4].try_into().expect("4 bytes"));
         let computed = crc32fast::hash(&bytes[..body]);
-        if stored != computed {
+        if !crate::format::coding::checksum_ok(stored, computed) {
             return Err(bad(
                 body,
                 format!("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"),

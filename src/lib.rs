@@ -36,6 +36,8 @@
 #[cfg(feature = "cli")]
 pub mod bench;
 pub mod btree;
+#[cfg(feature = "crashtest")]
+pub mod crashtest;
 mod engines;
 mod error;
 pub mod format;

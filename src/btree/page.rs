@@ -279,7 +279,7 @@ impl<B: PageBytes> Page<B> {
         if verify {
             let stored = u32_at(&data, 0) as u32;
             let computed = crc32fast::hash(&data[4..]);
-            if stored != computed {
+            if !crate::format::coding::checksum_ok(stored, computed) {
                 return Err(bad(format!(
                     "checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
                 )));

@@ -144,7 +144,7 @@ impl DbHeader {
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let stored = u32_at(HEADER_LEN - 4);
         let computed = crc32fast::hash(&bytes[..HEADER_LEN - 4]);
-        if stored != computed {
+        if !crate::format::coding::checksum_ok(stored, computed) {
             return Err(bad(
                 (HEADER_LEN - 4) as u64,
                 format!(

@@ -123,6 +123,39 @@ pub fn crc(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)
 }
 
+/// Whether a checksum read from a file matches the one computed over its bytes: every
+/// check of a stored checksum goes through here.
+///
+/// In a fuzzing build (`--cfg fuzzing`, as `cargo fuzz` compiles) a decoder target can
+/// switch the comparison off ([`fuzzing::ignore_checksums`]), so that mutated bytes reach
+/// the parsers behind the checksums instead of stopping at the first one. No other build
+/// has the switch.
+#[inline]
+pub fn checksum_ok(stored: u32, computed: u32) -> bool {
+    #[cfg(fuzzing)]
+    if fuzzing::checksums_ignored() {
+        return true;
+    }
+    stored == computed
+}
+
+/// The fuzzing build's checksum switch.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static IGNORE: AtomicBool = AtomicBool::new(false);
+
+    /// Makes every [`checksum_ok`](super::checksum_ok) pass, for the rest of the process.
+    pub fn ignore_checksums() {
+        IGNORE.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn checksums_ignored() -> bool {
+        IGNORE.load(Ordering::Relaxed)
+    }
+}
+
 /// Byte order of two keys, settled by one integer compare when their first 8 bytes
 /// differ (the common case, and much cheaper than a call to memcmp).
 ///

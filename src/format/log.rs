@@ -27,7 +27,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::coding::crc;
+use crate::format::coding::{checksum_ok, crc};
 use crate::vfs::VfsFile;
 
 /// Bytes of a record header.
@@ -104,7 +104,7 @@ impl RecordEncoder {
 fn header_at(data: &[u8], at: usize) -> Option<(usize, u64, u32)> {
     let h = data.get(at..at + HEADER_LEN)?;
     let stored = u32::from_le_bytes(h[0..4].try_into().ok()?);
-    if stored != crc(&h[4..HEADER_LEN]) {
+    if !checksum_ok(stored, crc(&h[4..HEADER_LEN])) {
         return None;
     }
     let len = u32::from_le_bytes(h[4..8].try_into().ok()?) as usize;
@@ -118,7 +118,7 @@ fn record_at(data: &[u8], at: usize) -> Option<(std::ops::Range<usize>, u64)> {
     let (len, synced, payload_crc) = header_at(data, at)?;
     let start = at + HEADER_LEN;
     let payload = data.get(start..start.checked_add(len)?)?;
-    (crc(payload) == payload_crc).then_some((start..start + len, synced))
+    checksum_ok(payload_crc, crc(payload)).then_some((start..start + len, synced))
 }
 
 /// The records of a log file's bytes.

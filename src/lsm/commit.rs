@@ -96,7 +96,11 @@ impl Inner {
 
     /// Makes the group durable and visible. Called by the leader only.
     pub(super) fn commit_group(&self, group: &[(u64, Bytes, u32)]) -> Result<()> {
-        let (mem, log) = self.make_room(false, false)?;
+        // A switch to a new WAL and memtable that failed part way leaves them in no state
+        // to take writes: the store refuses writes from here on, as after any failed write.
+        let (mem, log) = self
+            .make_room(false, false)
+            .inspect_err(|e| self.poison(e))?;
         let first = self.last_seq.load(Ordering::Acquire) + 1;
         let mut wal = self.wal.lock();
         let bytes: usize = group

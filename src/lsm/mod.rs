@@ -21,14 +21,14 @@ pub(crate) mod ikey;
 pub mod inspect;
 pub(crate) mod iter;
 pub(crate) mod level_iter;
-mod manifest;
+pub(crate) mod manifest;
 pub(crate) mod memtable;
 mod read;
 pub(crate) mod readahead;
 mod recovery;
 pub(crate) mod sstable;
 pub(crate) mod version;
-mod wal;
+pub(crate) mod wal;
 mod wal_syncer;
 
 pub use crate::options::lsm::{CompactionStyle, LsmOptions};

@@ -10,12 +10,10 @@ use super::LsmOptions;
 use super::cache::BlockCache;
 use super::compaction;
 use super::handles::TableHandles;
-use super::ikey::MAX_SEQ;
 use super::iter::InternalIterator;
 use super::memtable::Memtable;
 use super::version::{TableFile, TableMeta, Version, VersionEdit, table_path};
 use crate::error::{Error, Result};
-use crate::format::coding::Reader;
 use crate::format::log::LogWriter;
 use crate::vfs::{Counted, FileKind, Vfs};
 
@@ -97,26 +95,7 @@ pub(super) fn recover(
     for &number in &wals {
         let path = wal_path(dir, number);
         let bytes = Bytes::from(vfs.open(&path, FileKind::Wal)?.read_all()?);
-        let contents = read_wal(&bytes, &path, number)?;
-        for record in contents.records {
-            let mut r = Reader::new(&bytes[record.clone()], &path, record.start as u64);
-            r.u64()?; // the log's number, checked by read_wal
-            let first = r.u64()?;
-            let count = r.u32()?;
-            if first == 0 || first > MAX_SEQ {
-                return Err(r.corrupt(format!("WAL record with first sequence {first}")));
-            }
-            let entries = bytes.slice(record.start + WAL_HEADER..record.end);
-            let last = apply_entries(
-                &mem,
-                &entries,
-                first,
-                count,
-                &path,
-                (record.start + WAL_HEADER) as u64,
-            )?;
-            last_seq = last_seq.max(last);
-        }
+        last_seq = last_seq.max(replay_wal(&bytes, &path, number, &mem)?);
     }
 
     let mut alloc = || {

@@ -14,7 +14,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use super::LsmOptions;
-use super::ikey::Kind;
+use super::ikey::{Kind, MAX_SEQ};
 use super::memtable::{BatchEntry, Memtable};
 use crate::error::Result;
 use crate::format::coding::{Reader, put_varint};
@@ -88,6 +88,25 @@ pub(super) fn apply_entries(
 /// Bytes of a WAL record's payload before its entries: log number, first sequence number,
 /// count.
 pub(super) const WAL_HEADER: usize = 8 + 8 + 4;
+
+/// Replays WAL `number` (the bytes of `path`) into `mem`: every whole record of this use
+/// of the file, in order. Returns the last sequence number replayed (0 for none).
+pub(crate) fn replay_wal(bytes: &Bytes, path: &Path, number: u64, mem: &Memtable) -> Result<u64> {
+    let mut last_seq = 0;
+    for record in read_wal(bytes, path, number)?.records {
+        let mut r = Reader::new(&bytes[record.clone()], path, record.start as u64);
+        r.u64()?; // the log's number, checked by read_wal
+        let first = r.u64()?;
+        let count = r.u32()?;
+        if first == 0 || first > MAX_SEQ {
+            return Err(r.corrupt(format!("WAL record with first sequence {first}")));
+        }
+        let entries = bytes.slice(record.start + WAL_HEADER..record.end);
+        let at = (record.start + WAL_HEADER) as u64;
+        last_seq = last_seq.max(apply_entries(mem, &entries, first, count, path, at)?);
+    }
+    Ok(last_seq)
+}
 
 /// The records of WAL `number` (the bytes of `path`). A file is written over once its
 /// memtable is flushed (see `spare_wal`), so records of its earlier use may follow this

@@ -109,7 +109,7 @@ impl Footer {
         if &bytes[36..44] != MAGIC.as_slice() {
             return Err(r.corrupt("not a kvlab table: bad magic in footer"));
         }
-        if stored != computed {
+        if !crate::format::coding::checksum_ok(stored, computed) {
             return Err(r.corrupt(format!(
                 "footer checksum mismatch: stored {stored:#010x}, computed {computed:#010x}"
             )));

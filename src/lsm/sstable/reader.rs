@@ -10,7 +10,7 @@ use super::block::{Block, BlockIter, BlockRef, Position};
 use super::bloom::{self, Bloom};
 use super::{BLOCK_TRAILER, FOOTER_LEN, Footer, Handle};
 use crate::error::{Error, Result};
-use crate::format::coding::{Reader, crc};
+use crate::format::coding::{Reader, checksum_ok, crc};
 use crate::lsm::cache::BlockCache;
 use crate::lsm::handles::TableHandles;
 use crate::lsm::ikey::{self, Kind};
@@ -117,7 +117,7 @@ fn verify_slice<'a>(buf: &'a [u8], path: &Path, handle: Handle) -> Result<&'a [u
     let size = handle.size as usize;
     let stored = u32::from_le_bytes(buf[size..size + BLOCK_TRAILER].try_into().expect("4 bytes"));
     let computed = crc(&buf[..size]);
-    if stored != computed {
+    if !checksum_ok(stored, computed) {
         return Err(Error::corruption(
             path,
             handle.offset,

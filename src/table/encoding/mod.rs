@@ -395,7 +395,7 @@ fn open_chunk<'a>(
     }
     let (body, stored) = chunk.split_at(chunk.len() - 4);
     let stored = u32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
-    if crc(body) != stored {
+    if !crate::format::coding::checksum_ok(stored, crc(body)) {
         return Err(r.corrupt(format!(
             "chunk checksum mismatch: stored {stored:#010x}, computed {:#010x}",
             crc(body)
