@@ -46,6 +46,54 @@ enum Command {
     /// Compare two saved runs (JSON lines of `compare --json` or `bench`): per engine and
     /// phase, each figure in both and their ratio.
     Diff(DiffArgs),
+    /// Kill a writer process again and again (SIGKILL at random moments) and check after
+    /// each kill that every acknowledged batch survived.
+    Torture(TortureArgs),
+    /// The writer process of `torture` (not for direct use).
+    #[command(hide = true)]
+    TortureWriter(TortureWriterArgs),
+}
+
+#[derive(Args)]
+struct TortureArgs {
+    /// The engine to torture.
+    #[arg(long)]
+    engine: EngineKind,
+    /// Writers to kill.
+    #[arg(long, default_value_t = 100)]
+    kills: u32,
+    /// Directory for the store, missing or empty (default: a new temporary directory,
+    /// removed at the end).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Longest a writer runs before its kill, in milliseconds; each runs a log-uniform
+    /// time from 1 ms to this.
+    #[arg(long, default_value_t = 2000)]
+    max_wait_ms: u64,
+    /// Seeds the batches and the moments of the kills.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// An engine knob, e.g. --set lsm.memtable_size=1MiB (repeatable).
+    #[arg(long = "set", value_name = "ENGINE.KNOB=VALUE")]
+    knobs: Vec<String>,
+    /// Print a line after each kill.
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Args)]
+struct TortureWriterArgs {
+    #[arg(long)]
+    engine: EngineKind,
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    seed: u64,
+    /// The first batch to write.
+    #[arg(long)]
+    from: u64,
+    #[arg(long = "set")]
+    knobs: Vec<String>,
 }
 
 #[derive(Args)]
@@ -261,6 +309,19 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Diff(args) => diff(args),
         Command::Layouts(args) => layouts(args),
+        Command::Torture(args) => torture(args),
+        Command::TortureWriter(args) => {
+            let mut out = std::io::stdout().lock();
+            kvlab::crashtest::torture::run_writer(
+                args.engine,
+                &args.dir,
+                &args.knobs,
+                args.seed,
+                args.from,
+                &mut out,
+            )
+            .map_err(Into::into)
+        }
         Command::Engines => {
             for kind in EngineKind::ALL {
                 println!("{:<7} {}", kind.name(), kind.description());
@@ -553,6 +614,47 @@ fn bench(args: BenchArgs) -> CliResult {
             let _ = writeln!(stdout.lock(), "{}", run_info::json_line(&report, &run));
         },
     )?;
+    Ok(())
+}
+
+fn torture(args: TortureArgs) -> CliResult {
+    let dir = bench_dir(args.dir.as_deref())?;
+    let store_dir = dir.path.join(format!("torture-{}", args.engine.name()));
+    if store_dir.exists() && std::fs::read_dir(&store_dir)?.next().is_some() {
+        return Err(format!(
+            "{} holds a store already: torture starts from an empty one",
+            store_dir.display()
+        )
+        .into());
+    }
+    let config = kvlab::crashtest::TortureConfig {
+        engine: args.engine,
+        dir: store_dir,
+        kills: args.kills,
+        max_wait: std::time::Duration::from_millis(args.max_wait_ms),
+        seed: args.seed,
+        knobs: args.knobs,
+        exe: std::env::current_exe()?,
+    };
+    let verbose = args.verbose;
+    let report = kvlab::crashtest::run_torture(&config, &mut |line| {
+        if verbose {
+            eprintln!("{line}");
+        }
+    })?;
+    let ms = |q| report.recovery_quantile(q).as_secs_f64() * 1000.0;
+    println!(
+        "torture {}: {} kills, {} batches acknowledged, {} lost, {} recoveries kept the \
+         batch in flight; recovery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        args.engine,
+        report.kills,
+        report.acknowledged,
+        report.lost,
+        report.kept_in_flight,
+        ms(0.5),
+        ms(0.99),
+        ms(1.0)
+    );
     Ok(())
 }
 

@@ -180,12 +180,20 @@ impl DbHeader {
             tree_bytes: u64_at(104),
         };
         let in_file = |p: u64| p < header.page_count;
+        // Counts read from a damaged file may add up past 2^64.
+        let counted = [
+            header.leaves,
+            header.internals,
+            header.overflows,
+            header.free_count,
+        ]
+        .into_iter()
+        .try_fold(0u64, u64::checked_add);
         if header.page_count == 0
             || (header.root != 0 && !in_file(header.root))
             || (header.free_head != 0 && !in_file(header.free_head))
             || header.free_count >= header.page_count
-            || header.leaves + header.internals + header.overflows + header.free_count
-                >= header.page_count
+            || counted.is_none_or(|pages| pages >= header.page_count)
             || (header.root == 0) != (header.height == 0)
         {
             return Err(bad(
@@ -634,6 +642,20 @@ mod tests {
     use super::*;
     use crate::btree::page::PageKind;
     use crate::vfs::{FileKind, SimFs, Vfs};
+
+    /// Found by the fuzz target `decode_page`: a header (its checksum right) whose page
+    /// counts add up past 2^64 overflowed the check that they fit the file.
+    #[test]
+    fn page_counts_that_overflow_are_corruption() {
+        let h = DbHeader {
+            page_count: 10,
+            leaves: u64::MAX,
+            internals: 2,
+            ..DbHeader::new(4096)
+        };
+        let err = DbHeader::decode(&h.encode(), Path::new("btree.db")).expect_err("bad counts");
+        assert!(matches!(err, Error::Corruption { .. }), "{err}");
+    }
 
     #[test]
     fn header_round_trips_and_every_flip_is_caught() {

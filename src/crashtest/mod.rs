@@ -10,6 +10,10 @@
 //!   reopen has lost nothing it acknowledged.
 //! - [`run_differential`]: the same operations on `mem`, `btree` and `lsm`; every answer
 //!   agrees.
+//! - [`run_exhaustive`]: every crash point of a fixed list of small workloads, and every
+//!   outcome of each crash within a stated bound.
+//! - [`run_torture`]: a writer process killed again and again through the trait, the
+//!   store reopened and checked after each kill (`kvlab torture`).
 //! - [`decode`]: arbitrary bytes as each on-disk file kind: `Ok` or
 //!   [`Error::Corruption`](crate::Error::Corruption), never a panic.
 //!
@@ -19,19 +23,23 @@
 mod crash;
 pub mod decode;
 mod differential;
+pub mod exhaustive;
 mod faults;
 mod model;
 pub mod plan;
 mod session;
+pub mod torture;
 
 use std::fmt;
 
 pub use crash::run_crash;
 pub use differential::run_differential;
+pub use exhaustive::{ExhaustiveReport, run_exhaustive};
 pub use faults::{FaultPlan, run_faults};
 pub use model::{Model, State};
 pub use plan::{Crash, Knobs, Op, Plan};
 pub use session::RunSummary;
+pub use torture::{TortureConfig, TortureReport, run_torture};
 
 use crate::EngineKind;
 

@@ -62,7 +62,9 @@ pub(super) fn apply_entries(
     at: u64,
 ) -> Result<u64> {
     let mut r = Reader::new(entries, path, at);
-    let mut decoded = Vec::with_capacity(count as usize);
+    // `count` comes from the file: room for no more entries than its bytes can hold (an
+    // entry takes at least 3: its kind, its key's length, one byte of key).
+    let mut decoded = Vec::with_capacity((count as usize).min(entries.len() / 3));
     for _ in 0..count {
         let kind = Kind::from_u8(r.u8()?).ok_or_else(|| r.corrupt("unknown entry kind"))?;
         let klen = r.len(crate::MAX_KEY_LEN)?;
@@ -116,4 +118,29 @@ pub fn read_wal(bytes: &[u8], path: &Path, number: u64) -> Result<log::LogConten
     log::read_records_of(bytes, path, log::Appends::MaybeConcurrent, &|payload| {
         payload.get(..8) == Some(&ours[..])
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzz target `decode_wal`: a record (whole, its checksum right) whose
+    /// entry count says 2^32 - 1 made the replay reserve room for that many entries
+    /// before reading one, and the process died out of memory.
+    #[test]
+    fn a_huge_entry_count_is_corruption_not_an_allocation() {
+        let number = 7u64;
+        let mut file = Vec::new();
+        log::encode_record_with(&mut file, 0, |out| {
+            out.extend_from_slice(&number.to_le_bytes());
+            out.extend_from_slice(&1u64.to_le_bytes());
+            out.extend_from_slice(&u32::MAX.to_le_bytes());
+            out.extend_from_slice(&[Kind::Put as u8, 1, b'k', 1, b'v']);
+        })
+        .expect("a record");
+        let mem = Memtable::new();
+        let err = replay_wal(&Bytes::from(file), Path::new("000007.log"), number, &mem)
+            .expect_err("2^32 - 1 entries in 5 bytes");
+        assert!(matches!(err, crate::Error::Corruption { .. }), "{err}");
+    }
 }

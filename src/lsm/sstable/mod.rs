@@ -71,6 +71,14 @@ impl Handle {
             size: r.u32()?,
         })
     }
+
+    /// Whether the block and its trailer end at or before `limit`. A handle read from a
+    /// damaged file may hold any offset: one near 2^64 does not wrap around.
+    pub fn ends_by(&self, limit: u64) -> bool {
+        self.offset
+            .checked_add(u64::from(self.size) + BLOCK_TRAILER as u64)
+            .is_some_and(|end| end <= limit)
+    }
 }
 
 /// The table's footer.

@@ -242,7 +242,7 @@ impl TableReader {
         file.read_exact_at(&mut buf, at)?;
         let footer = Footer::decode(&buf, &path, at)?;
         for (what, h) in [("index", footer.index), ("filter", footer.filter)] {
-            if h.offset + u64::from(h.size) + BLOCK_TRAILER as u64 > at {
+            if !h.ends_by(at) {
                 return Err(Error::corruption(
                     &*path,
                     at,
@@ -264,7 +264,7 @@ impl TableReader {
                 ikey::decode(it.key()).ok_or_else(|| bad("undecodable index key"))?;
             let mut r = Reader::new(it.value_slice(), &path, footer.index.offset);
             let handle = Handle::decode(&mut r)?;
-            if handle.offset + u64::from(handle.size) + BLOCK_TRAILER as u64 > footer.index.offset {
+            if !handle.ends_by(footer.index.offset) {
                 return Err(bad("index points past the data blocks"));
             }
             index_entries.push(IndexEntry {

@@ -135,12 +135,15 @@ pub(super) struct ArmedFault {
 #[derive(Debug)]
 pub struct CrashChoices<'a> {
     source: ChoiceSource<'a>,
+    /// The number of outcomes of each decision taken so far, in order.
+    asked: Vec<u64>,
 }
 
 #[derive(Debug)]
 enum ChoiceSource<'a> {
     Seed(Box<ChaCha8Rng>),
     Bytes(&'a [u8]),
+    Script(&'a [u64]),
 }
 
 impl<'a> CrashChoices<'a> {
@@ -148,6 +151,7 @@ impl<'a> CrashChoices<'a> {
     pub fn from_seed(seed: u64) -> Self {
         CrashChoices {
             source: ChoiceSource::Seed(Box::new(ChaCha8Rng::seed_from_u64(seed))),
+            asked: Vec::new(),
         }
     }
 
@@ -155,17 +159,42 @@ impl<'a> CrashChoices<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Self {
         CrashChoices {
             source: ChoiceSource::Bytes(bytes),
+            asked: Vec::new(),
         }
+    }
+
+    /// Decisions read from `script`, one number each (taken modulo the decision's number
+    /// of outcomes; 0, keep, once the script runs out). With [`CrashChoices::asked`] this
+    /// walks every outcome of a crash, one script at a time.
+    pub fn from_script(script: &'a [u64]) -> Self {
+        CrashChoices {
+            source: ChoiceSource::Script(script),
+            asked: Vec::new(),
+        }
+    }
+
+    /// How many outcomes each decision taken so far had, in order: decision `i` took one
+    /// of `0..asked()[i]`.
+    pub fn asked(&self) -> &[u64] {
+        &self.asked
     }
 
     /// One of `0..n` (`n` > 0).
     pub(super) fn pick(&mut self, n: u64) -> u64 {
+        self.asked.push(n);
         match &mut self.source {
             ChoiceSource::Seed(rng) => rng.next_u64() % n,
             ChoiceSource::Bytes(bytes) => match bytes.split_first() {
                 Some((&b, rest)) => {
                     *bytes = rest;
                     u64::from(b) % n
+                }
+                None => 0,
+            },
+            ChoiceSource::Script(script) => match script.split_first() {
+                Some((&v, rest)) => {
+                    *script = rest;
+                    v % n
                 }
                 None => 0,
             },

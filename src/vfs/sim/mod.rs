@@ -454,6 +454,30 @@ impl SimFs {
         }
     }
 
+    /// A digest of every file's name and bytes as reads see them now: two file systems
+    /// with the same digest hold the same files (to count distinct crash states).
+    pub fn digest(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let state = self.state.lock();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let mut stack = vec![(String::new(), ROOT)];
+        while let Some((path, id)) = stack.pop() {
+            match state.nodes.get(&id) {
+                Some(Node::Dir(d)) => {
+                    for (name, &child) in &d.live {
+                        stack.push((format!("{path}/{name}"), child));
+                    }
+                }
+                Some(Node::File(f)) => {
+                    path.hash(&mut hasher);
+                    f.live.hash(&mut hasher);
+                }
+                None => {}
+            }
+        }
+        hasher.finish()
+    }
+
     fn handle(&self, id: NodeId, epoch: u64, path: &Path) -> Box<dyn VfsFile> {
         Box::new(SimHandle {
             state: Arc::clone(&self.state),
