@@ -47,6 +47,7 @@ pub mod lsm;
 mod mem;
 pub mod options;
 pub mod peers;
+mod planted;
 mod prefetch;
 pub mod table;
 pub mod vfs;

@@ -898,3 +898,37 @@ mod behaviour {
         }
     }
 }
+
+/// Found by the corruption sweep: a database file cut to nothing (or removed) while its
+/// WAL files stayed reopened as a new, empty store, silently. The WAL files exist only
+/// once the file's header was durable, so this is damage, not a creation a crash cut
+/// short.
+#[test]
+fn an_emptied_or_removed_database_file_is_corruption_not_an_empty_store() {
+    use kvlab::vfs::{FileKind, SimFs, Vfs};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    for remove in [false, true] {
+        let fs = Arc::new(SimFs::new());
+        let subject = Subject::engine(EngineKind::BTree, |_| {});
+        let store = subject.open(&fs, kvlab::Durability::Sync).unwrap();
+        store.put(b"k", b"v").unwrap();
+        store.settle().unwrap();
+        drop(store);
+        let db = Path::new(kit::DIR).join("btree.db");
+        if remove {
+            fs.remove(&db).unwrap();
+        } else {
+            fs.open(&db, FileKind::Page).unwrap().truncate(0).unwrap();
+        }
+        match subject.open(&fs, kvlab::Durability::Sync) {
+            Err(kvlab::Error::Corruption { .. }) => {}
+            Err(e) => panic!("removed {remove}: {e}"),
+            Ok(store) => panic!(
+                "removed {remove}: opened, holding {:?}",
+                store.get(b"k").unwrap()
+            ),
+        }
+    }
+}

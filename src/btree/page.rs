@@ -297,7 +297,12 @@ impl<B: PageBytes> Page<B> {
     fn check(&self) -> std::result::Result<(), &'static str> {
         let kind = PageKind::from_u8(self.data[4]).ok_or("unknown page kind")?;
         if matches!(kind, PageKind::Overflow | PageKind::Free) {
-            return Ok(());
+            // Written with no slots: one that claims some would send a reader of its cells
+            // anywhere in the page.
+            return match self.cells() {
+                0 => Ok(()),
+                _ => Err("an overflow or free page with slots"),
+            };
         }
         let size = self.data.len();
         let slots_end = HEADER + 2 * self.cells();
@@ -948,6 +953,21 @@ mod tests {
         assert_eq!(&a[..], &[7u8; 10]);
         let owned = PageBuf::Owned(vec![1, 2, 3]).into_shared();
         assert!(matches!(owned, PageBuf::Shared(_)));
+    }
+
+    /// Found by the fuzz target `decode_page`: an overflow page (its checksum right)
+    /// whose header claimed slots passed decoding, and reading a cell of it indexed past
+    /// the page.
+    #[test]
+    fn an_overflow_page_with_slots_is_corruption() {
+        let mut p = Page::new(5, 512, PageKind::Overflow);
+        p.data[6..8].copy_from_slice(&3u16.to_le_bytes());
+        p.data[HEADER..HEADER + 2].copy_from_slice(&60_000u16.to_le_bytes());
+        p.seal();
+        assert!(matches!(
+            Page::decode(5, p.data.clone(), Path::new("db")),
+            Err(Error::Corruption { .. })
+        ));
     }
 
     #[test]

@@ -38,26 +38,28 @@ pub(super) fn open_db_file(
     opts: &BTreeOptions,
 ) -> Result<(Box<dyn vfs::VfsFile>, Result<DbHeader>)> {
     let db_path = dir.join(DB_FILE);
-    let mut wal_empty = true;
+    // The WAL files are created only once the database file's header page is durable
+    // (below, in `BTree::open`): with either of them present, the store was created
+    // whole, and an empty or missing database file has lost its contents.
+    let mut wal_exists = false;
     for name in WAL_FILES {
-        let path = dir.join(name);
-        wal_empty &= !vfs.exists(&path)? || vfs.file_len(&path)? == 0;
+        wal_exists |= vfs.exists(&dir.join(name))?;
     }
     if vfs.exists(&db_path)? {
         let db = vfs.open(&db_path, FileKind::Page)?;
         let header = pager::read_header(db.as_ref(), &db_path);
-        if header.is_ok() || !wal_empty || db.len()? > 0 {
+        if header.is_ok() || wal_exists || db.len()? > 0 {
             return Ok((db, header));
         }
         // An empty file and no WAL: the store was being created when a crash came, before
         // the header page became durable. Start it again.
         drop(db);
         vfs.remove(&db_path)?;
-    } else if !wal_empty {
+    } else if wal_exists {
         return Err(Error::corruption(
-            dir.join(WAL_FILES[0]),
+            &db_path,
             0,
-            "a B+tree WAL without its database file",
+            "the database file is missing, but its WAL files exist",
         ));
     }
     let db = vfs.create(&db_path, FileKind::Page)?;

@@ -11,7 +11,7 @@ use crate::{Durability, EngineKind};
 /// The engines compared.
 pub const ENGINES: [EngineKind; 3] = [EngineKind::Mem, EngineKind::BTree, EngineKind::Lsm];
 
-/// Runs `plan` on every engine of [`ENGINES`]. `Err` names the engine that answered
+/// Runs `plan` on `mem`, `btree` and `lsm`. `Err` names the engine that answered
 /// differently and how.
 pub fn run_differential(plan: &Plan) -> Result<RunSummary, Finding> {
     let mut sessions = Vec::with_capacity(ENGINES.len());

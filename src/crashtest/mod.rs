@@ -14,12 +14,15 @@
 //!   outcome of each crash within a stated bound.
 //! - [`run_torture`]: a writer process killed again and again through the trait, the
 //!   store reopened and checked after each kill (`kvlab torture`).
+//! - [`corrupt::sweep`]: a closed store damaged one file at a time (a flipped byte, a
+//!   truncation, a removal): the right data or a clear error, never wrong data.
 //! - [`decode`]: arbitrary bytes as each on-disk file kind: `Ok` or
 //!   [`Error::Corruption`](crate::Error::Corruption), never a panic.
 //!
 //! A [`Finding`] is a broken invariant: the fuzz targets panic with it, the tests fail
 //! with it.
 
+pub mod corrupt;
 mod crash;
 pub mod decode;
 mod differential;

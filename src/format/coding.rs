@@ -127,7 +127,7 @@ pub fn crc(bytes: &[u8]) -> u32 {
 /// check of a stored checksum goes through here.
 ///
 /// In a fuzzing build (`--cfg fuzzing`, as `cargo fuzz` compiles) a decoder target can
-/// switch the comparison off ([`fuzzing::ignore_checksums`]), so that mutated bytes reach
+/// switch the comparison off (`fuzzing::ignore_checksums`), so that mutated bytes reach
 /// the parsers behind the checksums instead of stopping at the first one. No other build
 /// has the switch.
 #[inline]

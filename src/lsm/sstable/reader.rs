@@ -117,7 +117,7 @@ fn verify_slice<'a>(buf: &'a [u8], path: &Path, handle: Handle) -> Result<&'a [u
     let size = handle.size as usize;
     let stored = u32::from_le_bytes(buf[size..size + BLOCK_TRAILER].try_into().expect("4 bytes"));
     let computed = crc(&buf[..size]);
-    if !checksum_ok(stored, computed) {
+    if !checksum_ok(stored, computed) && !crate::planted::planted("lsm_block_checksum") {
         return Err(Error::corruption(
             path,
             handle.offset,
