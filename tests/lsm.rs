@@ -870,3 +870,27 @@ mod corruption {
         assert!(caught > 100, "only {caught} flips were detected");
     }
 }
+
+/// Found by the fuzz target `io_errors`: when the switch to a new WAL failed (its create
+/// failed), the write said so, but the next write was accepted, although a failed write
+/// leaves the store refusing writes until it is reopened (docs/DESIGN.md §3).
+#[test]
+fn a_failed_switch_to_a_new_wal_refuses_later_writes() {
+    use kvlab::vfs::{Fault, FaultOp, SimFs};
+    use std::sync::Arc;
+
+    let fs = Arc::new(SimFs::new());
+    let store = lsm(CompactionStyle::Leveled)
+        .open(&fs, kvlab::Durability::Sync)
+        .unwrap();
+    fs.inject(Fault::eio(FaultOp::Create, 1));
+    let value = vec![b'v'; 1000];
+    let failed = (0..100u32)
+        .find_map(|i| store.put(format!("key-{i}").as_bytes(), &value).err())
+        .expect("a memtable switch creates a WAL within 100 KB of writes");
+    assert!(failed.to_string().contains("create"), "{failed}");
+    match store.put(b"after", b"the failure") {
+        Err(kvlab::Error::Poisoned(_)) => {}
+        other => panic!("a write after the failed switch: {other:?}"),
+    }
+}
