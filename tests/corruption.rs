@@ -36,3 +36,18 @@ fn every_flipped_byte_of_a_small_lsm_store_is_caught_or_harmless() {
 fn every_flipped_byte_of_a_small_btree_store_is_caught_or_harmless() {
     sweep_every_byte(EngineKind::BTree);
 }
+
+/// The sweep of a larger store (2,000 batches: tens of tables, thousands of pages) at
+/// 10,000 random positions per file. By hand:
+/// `cargo test --release --test corruption -- --ignored --nocapture`.
+#[test]
+#[ignore = "minutes; run by hand"]
+fn ten_thousand_random_flips_per_file_of_a_larger_store() {
+    for engine in [EngineKind::Lsm, EngineKind::BTree] {
+        let report =
+            sweep(engine, 2000, Positions::Random(10_000), 2).unwrap_or_else(|f| panic!("{f}"));
+        for (kind, o) in &report.flips {
+            eprintln!("{engine} flips of {kind}: {o:?}");
+        }
+    }
+}
