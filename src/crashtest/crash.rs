@@ -65,7 +65,7 @@ pub fn run_crash(engine: EngineKind, plan: &Plan) -> Result<RunSummary, Finding>
 
 /// One operation other than a crash or a reopen. The outer `Err` is a finding; the inner
 /// one is the store's error, which the caller judges.
-pub(super) fn step(s: &mut Session, op: &Op) -> Result<Result<(), Error>, Finding> {
+fn step(s: &mut Session, op: &Op) -> Result<Result<(), Error>, Finding> {
     if let Some(batch) = s.batch_of(op) {
         return Ok(match s.store().write(&batch) {
             Ok(()) => {
