@@ -75,6 +75,13 @@ fn the_torture_command_prints_its_summary() {
         stdout.contains("torture lsm: 3 kills,") && stdout.contains(" 0 lost"),
         "{stdout}"
     );
+    // mem keeps nothing across a reopen: there is nothing to torture.
+    let mem = Command::new(exe())
+        .args(["torture", "--engine", "mem", "--kills", "1"])
+        .output()
+        .expect("kvlab runs");
+    assert!(!mem.status.success());
+    assert!(String::from_utf8_lossy(&mem.stderr).contains("keeps nothing"));
     // A second run refuses the store the first one left.
     let again = Command::new(exe())
         .args(["torture", "--engine", "lsm", "--kills", "1"])

@@ -141,6 +141,11 @@ pub fn run_torture(
 ) -> Result<TortureReport, Finding> {
     let engine = config.engine;
     let fail = |what: String| Finding::new(engine, what);
+    if engine == EngineKind::Mem {
+        return Err(fail(
+            "mem keeps nothing across a reopen: torture needs an engine that persists".into(),
+        ));
+    }
     let options = || options(&config.knobs).map_err(|e| fail(format!("options: {e}")));
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut report = TortureReport::default();
