@@ -49,9 +49,39 @@ enum Command {
     /// Kill a writer process again and again (SIGKILL at random moments) and check after
     /// each kill that every acknowledged batch survived.
     Torture(TortureArgs),
+    /// Run each production peer through kvlab's trait and through its own API, the same
+    /// workload both ways, and print what the adapter costs per phase (medians of rounds).
+    #[cfg(any(
+        feature = "redb",
+        feature = "lmdb",
+        feature = "sqlite",
+        feature = "fjall"
+    ))]
+    Adapters(AdaptersArgs),
     /// The writer process of `torture` (not for direct use).
     #[command(hide = true)]
     TortureWriter(TortureWriterArgs),
+}
+
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+#[derive(Args)]
+struct AdaptersArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Peers to measure, comma-separated (default: every peer in this build).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<EngineKind>,
+    /// Rounds; each runs every peer both ways, and the table shows the medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Also write every report as JSON lines to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -310,6 +340,13 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff(args),
         Command::Layouts(args) => layouts(args),
         Command::Torture(args) => torture(args),
+        #[cfg(any(
+            feature = "redb",
+            feature = "lmdb",
+            feature = "sqlite",
+            feature = "fjall"
+        ))]
+        Command::Adapters(args) => adapters(args),
         Command::TortureWriter(args) => {
             let mut out = std::io::stdout().lock();
             kvlab::crashtest::torture::run_writer(
@@ -579,6 +616,78 @@ fn compare(args: CompareArgs) -> CliResult {
         )?;
         print_layouts(&reports, &layout_config, &env);
     }
+    Ok(())
+}
+
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+fn adapters(args: AdaptersArgs) -> CliResult {
+    use kvlab::bench::native;
+    use kvlab::bench::table::adapter_table;
+
+    let peers: Vec<EngineKind> = if args.engines.is_empty() {
+        EngineKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.is_peer())
+            .collect()
+    } else {
+        args.engines.clone()
+    };
+    if let Some(own) = peers.iter().find(|k| !k.is_peer()) {
+        return Err(format!("{own} is not a production peer: it has no native API").into());
+    }
+    if args.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
+    }
+    let config = config_from(&args.workload);
+    config.validate()?;
+    let mut dir = bench_dir(args.workload.dir.as_deref())?;
+    if args.workload.keep {
+        dir.keep();
+    }
+    let env = env_from(&args.workload, &dir.path, &peers)?;
+    let mut json = args.json.as_ref().map(File::create).transpose()?;
+    let run = RunInfo::new(&config, &env, &args.workload.knobs);
+
+    println!("# kvlab adapters\n");
+    println!("{}", run.header());
+    let phases: Vec<&str> = native::PHASES.iter().map(|p| p.name()).collect();
+    println!(
+        "Each peer through kvlab's trait and through its own API: {}; {} rounds, the \
+         order of the two alternating from round to round.\n",
+        phases.join(", "),
+        args.rounds
+    );
+    let mut reports: Vec<PhaseReport> = Vec::new();
+    for round in 0..args.rounds {
+        for &peer in &peers {
+            eprintln!("round {} of {}: {peer}", round + 1, args.rounds);
+            let mut collect = |report: PhaseReport| reports.push(report);
+            let through_trait = |collect: &mut dyn FnMut(PhaseReport)| {
+                Runner::new(peer, &config, &env)?.run(&native::PHASES, |_| {}, collect)
+            };
+            // Whichever runs second finds a warmer machine; alternating evens it out.
+            if round % 2 == 0 {
+                through_trait(&mut collect)?;
+                native::run_native(peer, &config, &env, &mut collect)?;
+            } else {
+                native::run_native(peer, &config, &env, &mut collect)?;
+                through_trait(&mut collect)?;
+            }
+        }
+    }
+    if let Some(file) = json.as_mut() {
+        for report in &reports {
+            writeln!(file, "{}", run_info::json_line(report, &run))?;
+        }
+    }
+    println!("## Throughput through the trait and natively (medians; operations per second)\n");
+    println!("{}", adapter_table(&reports));
     Ok(())
 }
 

@@ -8,6 +8,8 @@
 //! - [`ycsb`], [`zipf`]: the YCSB workloads and their skewed key choice.
 //! - [`device`]: the block device's counters and a description of the machine.
 //! - [`table`]: side-by-side tables of many reports.
+//! - `native` (with a peer feature): each production peer driven through its own API, the
+//!   baseline its adapter is measured against.
 
 pub mod anchors;
 pub mod config;
@@ -15,6 +17,13 @@ pub mod device;
 pub mod events;
 pub mod keys;
 pub mod layouts;
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+pub mod native;
 pub mod phase;
 pub mod plot;
 pub mod report;

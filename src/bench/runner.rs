@@ -468,11 +468,7 @@ impl<'a> Runner<'a> {
     }
 
     fn phase_rng(&self, phase: Phase, worker: usize) -> ChaCha8Rng {
-        let salt = phase
-            .name()
-            .bytes()
-            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-        ChaCha8Rng::seed_from_u64(self.config.seed ^ salt ^ ((worker as u64) << 48))
+        phase_rng(self.config.seed, phase, worker)
     }
 
     /// `count` gets of keys `pick` chooses; every answer checked against `Live`.
@@ -701,6 +697,16 @@ impl<'a> Runner<'a> {
         self.main = Some((store, dir));
         Ok(())
     }
+}
+
+/// The random choices of one worker in one phase: the same in every run of a seed, and
+/// the same whichever way the engine is driven (through the trait or natively).
+pub(crate) fn phase_rng(seed: u64, phase: Phase, worker: usize) -> ChaCha8Rng {
+    let salt = phase
+        .name()
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    ChaCha8Rng::seed_from_u64(seed ^ salt ^ ((worker as u64) << 48))
 }
 
 /// The path of a fresh store directory `ENGINE-NAME` in the run's directory. A directory

@@ -177,6 +177,75 @@ pub fn amplification_table(reports: &[PhaseReport]) -> String {
     })
 }
 
+/// The median of `xs` (the mean of the middle two for an even count); `None` if empty.
+pub fn median(mut xs: Vec<f64>) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let mid = xs.len() / 2;
+    Some(if xs.len() % 2 == 1 {
+        xs[mid]
+    } else {
+        (xs[mid - 1] + xs[mid]) / 2.0
+    })
+}
+
+/// What each adapter costs: per peer and phase, the median throughput over the rounds
+/// through the trait (reports named after the engine) and through the engine's own API
+/// (reports named `ENGINE-native`), and the first as a share of the second.
+pub fn adapter_table(reports: &[PhaseReport]) -> String {
+    let natives = first_seen(
+        reports
+            .iter()
+            .filter_map(|r| r.engine.strip_suffix("-native")),
+    );
+    let mut phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
+    phases.sort_by_key(|p| phase_rank(p));
+    let header: Vec<String> = [
+        "peer",
+        "phase",
+        "trait",
+        "native",
+        "trait / native",
+        "rounds",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut rows = Vec::new();
+    for engine in natives {
+        let native_name = format!("{engine}-native");
+        for phase in &phases {
+            let figures = |name: &str| -> Vec<f64> {
+                reports
+                    .iter()
+                    .filter(|r| r.engine == name && r.phase == *phase)
+                    .map(|r| r.ops_per_sec)
+                    .collect()
+            };
+            let (through, native) = (figures(engine), figures(&native_name));
+            let rounds = through.len().min(native.len());
+            let (Some(t), Some(n)) = (median(through), median(native)) else {
+                continue;
+            };
+            let ratio = if n > 0.0 {
+                format!("{:.2}", t / n)
+            } else {
+                "-".into()
+            };
+            rows.push(vec![
+                engine.to_string(),
+                phase.to_string(),
+                format!("{}/s", si(t)),
+                format!("{}/s", si(n)),
+                ratio,
+                rounds.to_string(),
+            ]);
+        }
+    }
+    markdown(&header, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +319,31 @@ mod tests {
             table.contains("W 2.5 (dev) · R 4.1 KB (dev) · S -"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn the_adapter_table_sets_medians_side_by_side() {
+        let mut reports = Vec::new();
+        for (through, native) in [(80.0, 100.0), (90.0, 95.0), (70.0, 200.0)] {
+            reports.push(report("lmdb", "readseq", through));
+            reports.push(report("lmdb-native", "readseq", native));
+        }
+        reports.push(report("lmdb", "readrandom", 50.0));
+        let table = adapter_table(&reports);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "readrandom has no native figure: {table}");
+        // Medians 80 and 100: the trait runs at 0.80 of native, over three rounds.
+        assert!(lines[2].starts_with("| lmdb | readseq"), "{table}");
+        assert!(
+            lines[2].contains(" 80/s") && lines[2].contains(" 100/s"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("0.80") && lines[2].ends_with("3 |"),
+            "{table}"
+        );
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use super::{OrPeerError, PeerDir};
+use super::{Native, OrPeerError, PeerDir};
 use crate::error::{Error, Result};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -48,6 +48,16 @@ impl Fjall {
     }
 }
 
+impl Fjall {
+    /// How a commit of a batch is persisted.
+    fn persist_mode(&self) -> Option<PersistMode> {
+        match self.durability {
+            Durability::Sync => Some(PersistMode::SyncData),
+            Durability::Buffered => None,
+        }
+    }
+}
+
 impl KvStore for Fjall {
     fn name(&self) -> &str {
         NAME
@@ -59,11 +69,7 @@ impl KvStore for Fjall {
     }
 
     fn write(&self, batch: &WriteBatch) -> Result<()> {
-        let persist = match self.durability {
-            Durability::Sync => Some(PersistMode::SyncData),
-            Durability::Buffered => None,
-        };
-        let mut commit = self.db.batch().durability(persist);
+        let mut commit = self.db.batch().durability(self.persist_mode());
         for op in batch.iter() {
             match op {
                 BatchOp::Put { key, value } => commit.insert(&self.keyspace, key, value),
@@ -115,5 +121,30 @@ impl KvStore for Fjall {
 
     fn disk_usage(&self) -> Result<u64> {
         self.home.disk_usage()
+    }
+}
+
+impl Native for Fjall {
+    fn put_all(&self, pairs: &mut dyn Iterator<Item = (&[u8], &[u8])>) -> Result<()> {
+        let mut commit = self.db.batch().durability(self.persist_mode());
+        for (key, value) in pairs {
+            commit.insert(&self.keyspace, key, value);
+        }
+        commit.commit().or_peer(NAME)
+    }
+
+    fn value_is(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool> {
+        let value = self.keyspace.get(key).or_peer(NAME)?;
+        Ok(value.as_deref() == expected)
+    }
+
+    fn scan_all(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<u64> {
+        let mut count = 0;
+        for guard in self.db.snapshot().iter(&self.keyspace) {
+            let (key, value) = guard.into_inner().or_peer(NAME)?;
+            visit(&key, &value);
+            count += 1;
+        }
+        Ok(count)
     }
 }

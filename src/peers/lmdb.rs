@@ -16,7 +16,7 @@ use bytes::Bytes;
 use heed::types::Bytes as Raw;
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
-use super::{ChunkSource, ChunkedScan, OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, Native, OrPeerError, PeerDir};
 use crate::error::{Error, Result};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -127,5 +127,31 @@ impl KvStore for Lmdb {
 
     fn disk_usage(&self) -> Result<u64> {
         self.home.disk_usage()
+    }
+}
+
+impl Native for Lmdb {
+    fn put_all(&self, pairs: &mut dyn Iterator<Item = (&[u8], &[u8])>) -> Result<()> {
+        let mut txn = self.env.write_txn().or_peer(NAME)?;
+        for (key, value) in pairs {
+            self.db.put(&mut txn, key, value).or_peer(NAME)?;
+        }
+        txn.commit().or_peer(NAME)
+    }
+
+    fn value_is(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool> {
+        let txn = self.env.read_txn().or_peer(NAME)?;
+        Ok(self.db.get(&txn, key).or_peer(NAME)? == expected)
+    }
+
+    fn scan_all(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<u64> {
+        let txn = self.env.read_txn().or_peer(NAME)?;
+        let mut count = 0;
+        for pair in self.db.iter(&txn).or_peer(NAME)? {
+            let (key, value) = pair.or_peer(NAME)?;
+            visit(key, value);
+            count += 1;
+        }
+        Ok(count)
     }
 }

@@ -21,6 +21,13 @@
 //!   DESIGN §5 says of figures an engine does not have), and the tables show the device's
 //!   counters in their place.
 
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+use crate::error::Result;
 #[cfg(any(feature = "lmdb", feature = "sqlite"))]
 use crate::kv::chunked::{ChunkSource, ChunkedScan};
 #[cfg(any(
@@ -48,6 +55,58 @@ pub use self::lmdb::Lmdb;
 pub use self::redb::Redb;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::Sqlite;
+
+/// A peer driven through its own API, with no kvlab trait between: the baseline that
+/// measures what an adapter costs (`kvlab adapters`). Each call does what the engine's own
+/// user would write: borrowed keys and values in, borrowed values compared in place, no
+/// copies the engine does not make itself. What no phase times (sync, settle, disk usage)
+/// stays the trait's.
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+pub trait Native: crate::kv::KvStore {
+    /// Inserts every pair in one commit of the store's durability.
+    fn put_all(&self, pairs: &mut dyn Iterator<Item = (&[u8], &[u8])>) -> Result<()>;
+
+    /// Whether the value stored under `key` is `expected` (`None`: the key is absent).
+    fn value_is(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool>;
+
+    /// Walks every pair in key order on one snapshot, handing each to `visit`, and returns
+    /// how many there were.
+    fn scan_all(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<u64>;
+}
+
+/// Opens the peer `kind` in `dir` to be driven through its own API ([`Native`]), with the
+/// same settings [`open`](crate::engines::open) gives it.
+#[cfg(any(
+    feature = "redb",
+    feature = "lmdb",
+    feature = "sqlite",
+    feature = "fjall"
+))]
+pub fn open_native(
+    kind: crate::engines::EngineKind,
+    dir: &std::path::Path,
+    options: crate::kv::Options,
+) -> Result<Box<dyn Native>> {
+    use crate::engines::EngineKind;
+    match kind {
+        #[cfg(feature = "redb")]
+        EngineKind::Redb => Ok(Box::new(Redb::open(dir, options)?)),
+        #[cfg(feature = "lmdb")]
+        EngineKind::Lmdb => Ok(Box::new(Lmdb::open(dir, options)?)),
+        #[cfg(feature = "sqlite")]
+        EngineKind::Sqlite => Ok(Box::new(Sqlite::open(dir, options)?)),
+        #[cfg(feature = "fjall")]
+        EngineKind::Fjall => Ok(Box::new(Fjall::open(dir, options)?)),
+        other => Err(crate::Error::invalid(format!(
+            "{other} is not a production peer: it has no native API to measure against"
+        ))),
+    }
+}
 
 /// What every peer shares: claiming its directory, and wrapping its errors.
 #[cfg(any(

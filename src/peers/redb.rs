@@ -9,9 +9,9 @@ use std::ops::Bound;
 use std::path::Path;
 
 use bytes::Bytes;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{OrPeerError, PeerDir};
+use super::{Native, OrPeerError, PeerDir};
 use crate::error::Result;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -56,6 +56,14 @@ impl Redb {
         txn.commit().or_peer(NAME)
     }
 
+    /// The durability of a commit of a batch.
+    fn commit_durability(&self) -> redb::Durability {
+        match self.durability {
+            Durability::Sync => redb::Durability::Immediate,
+            Durability::Buffered => redb::Durability::None,
+        }
+    }
+
     fn read_table(&self) -> Result<redb::ReadOnlyTable<&'static [u8], &'static [u8]>> {
         let txn = self.db.begin_read().or_peer(NAME)?;
         txn.open_table(TABLE).or_peer(NAME)
@@ -74,10 +82,6 @@ impl KvStore for Redb {
     }
 
     fn write(&self, batch: &WriteBatch) -> Result<()> {
-        let durability = match self.durability {
-            Durability::Sync => redb::Durability::Immediate,
-            Durability::Buffered => redb::Durability::None,
-        };
         self.commit(
             |table| {
                 for op in batch.iter() {
@@ -92,7 +96,7 @@ impl KvStore for Redb {
                 }
                 Ok(())
             },
-            durability,
+            self.commit_durability(),
         )
     }
 
@@ -129,5 +133,36 @@ impl KvStore for Redb {
 
     fn disk_usage(&self) -> Result<u64> {
         self.home.disk_usage()
+    }
+}
+
+impl Native for Redb {
+    fn put_all(&self, pairs: &mut dyn Iterator<Item = (&[u8], &[u8])>) -> Result<()> {
+        self.commit(
+            |table| {
+                for (key, value) in pairs {
+                    table.insert(key, value).or_peer(NAME)?;
+                }
+                Ok(())
+            },
+            self.commit_durability(),
+        )
+    }
+
+    fn value_is(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool> {
+        let table = self.read_table()?;
+        let value = table.get(key).or_peer(NAME)?;
+        Ok(value.as_ref().map(|v| v.value()) == expected)
+    }
+
+    fn scan_all(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<u64> {
+        let table = self.read_table()?;
+        let mut count = 0;
+        for pair in table.iter().or_peer(NAME)? {
+            let (key, value) = pair.or_peer(NAME)?;
+            visit(key.value(), value.value());
+            count += 1;
+        }
+        Ok(count)
     }
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{ChunkSource, ChunkedScan, OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, Native, OrPeerError, PeerDir};
 use crate::error::Result;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -218,5 +218,55 @@ impl KvStore for Sqlite {
 
     fn disk_usage(&self) -> Result<u64> {
         self.home.disk_usage()
+    }
+}
+
+impl Native for Sqlite {
+    fn put_all(&self, pairs: &mut dyn Iterator<Item = (&[u8], &[u8])>) -> Result<()> {
+        let mut conn = self.writer.lock();
+        let txn = conn.transaction().or_peer(NAME)?;
+        {
+            let mut put = txn
+                .prepare_cached("INSERT OR REPLACE INTO kv (k, v) VALUES (?1, ?2)")
+                .or_peer(NAME)?;
+            for (key, value) in pairs {
+                put.execute(params![key, value]).or_peer(NAME)?;
+            }
+        }
+        txn.commit().or_peer(NAME)
+    }
+
+    fn value_is(&self, key: &[u8], expected: Option<&[u8]>) -> Result<bool> {
+        let conn = self.reader()?;
+        let same = conn
+            .prepare_cached("SELECT v FROM kv WHERE k = ?1")
+            .and_then(|mut s| {
+                s.query_row(
+                    [key],
+                    |row| Ok(Some(row.get_ref(0)?.as_blob()?) == expected),
+                )
+                .optional()
+            })
+            .or_peer(NAME);
+        self.give_back(conn);
+        // No row is a match only when absence was expected.
+        Ok(same?.unwrap_or(expected.is_none()))
+    }
+
+    fn scan_all(&self, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<u64> {
+        let conn = self.reader()?;
+        let walked = (|| {
+            let mut statement = conn.prepare_cached("SELECT k, v FROM kv ORDER BY k")?;
+            let mut rows = statement.query([])?;
+            let mut count = 0;
+            while let Some(row) = rows.next()? {
+                visit(row.get_ref(0)?.as_blob()?, row.get_ref(1)?.as_blob()?);
+                count += 1;
+            }
+            Ok::<u64, rusqlite::Error>(count)
+        })()
+        .or_peer(NAME);
+        self.give_back(conn);
+        walked
     }
 }
