@@ -80,16 +80,20 @@ impl BTree {
         let db_path = dir.join(DB_FILE);
 
         let (db, header_in_file) = open_db_file(vfs.as_ref(), dir, &opts)?;
-        let mut created = false;
+        // Recovery trusts what the files show, and the store will serve it: a buffered
+        // commit, or one whose sync failed, may be in the page cache only, so make every
+        // file durable as it is read (a power failure after this open must not take back
+        // what it served).
+        db.sync()?;
         for name in WAL_FILES {
-            if !vfs.exists(&dir.join(name))? {
-                vfs.create(&dir.join(name), FileKind::Wal)?.sync()?;
-                created = true;
+            let path = dir.join(name);
+            if vfs.exists(&path)? {
+                vfs.open(&path, FileKind::Wal)?.sync()?;
+            } else {
+                vfs.create(&path, FileKind::Wal)?.sync()?;
             }
         }
-        if created {
-            vfs.sync_dir(dir)?;
-        }
+        vfs.sync_dir(dir)?;
         // The file's header says which WAL cycle holds the commits after its state; the
         // cycle after it may have begun in the other file.
         let file_header = header_in_file?;
