@@ -16,7 +16,7 @@ use bytes::Bytes;
 use heed::types::Bytes as Raw;
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, WithoutTls};
 
-use super::{ChunkSource, ChunkedScan, Native, OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, CopiedPairs, Native, OrPeerError, PeerDir};
 use crate::error::{Error, Result};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -70,11 +70,15 @@ impl ChunkSource for Snapshot {
         limit: usize,
         out: &mut VecDeque<(Bytes, Bytes)>,
     ) -> Result<()> {
+        // The pairs live in the map only while the transaction does: copied, a chunk
+        // into one buffer.
+        let mut copied = CopiedPairs::default();
         let pairs = self.db.range(&self.txn, &(from, end)).or_peer(NAME)?;
         for pair in pairs.take(limit) {
             let (k, v) = pair.or_peer(NAME)?;
-            out.push_back((Bytes::copy_from_slice(k), Bytes::copy_from_slice(v)));
+            copied.push(k, v);
         }
+        copied.hand_out(out);
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{ChunkSource, ChunkedScan, Native, OrPeerError, PeerDir};
+use super::{ChunkSource, ChunkedScan, CopiedPairs, Native, OrPeerError, PeerDir};
 use crate::error::Result;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -125,15 +125,15 @@ impl ChunkSource for Snapshot<'_> {
         };
         let sql = format!("SELECT k, v FROM kv WHERE {lower} AND {upper} ORDER BY k LIMIT {limit}");
         let mut statement = conn.prepare_cached(&sql).or_peer(NAME)?;
-        let rows = statement
-            .query_map(params![low_key, high_key], |row| {
-                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?))
-            })
-            .or_peer(NAME)?;
-        for row in rows {
-            let (k, v) = row.or_peer(NAME)?;
-            out.push_back((Bytes::from(k), Bytes::from(v)));
+        // Each row's blobs are SQLite's until the next step: copied, a chunk into one
+        // buffer.
+        let mut copied = CopiedPairs::default();
+        let mut rows = statement.query(params![low_key, high_key]).or_peer(NAME)?;
+        while let Some(row) = rows.next().or_peer(NAME)? {
+            let blob = |i| row.get_ref(i).and_then(|v| Ok(v.as_blob()?));
+            copied.push(blob(0).or_peer(NAME)?, blob(1).or_peer(NAME)?);
         }
+        copied.hand_out(out);
         Ok(())
     }
 }
