@@ -894,3 +894,31 @@ fn a_failed_switch_to_a_new_wal_refuses_later_writes() {
         other => panic!("a write after the failed switch: {other:?}"),
     }
 }
+
+/// Found by the fuzz target `io_errors`: with buffered durability a settle switches to a
+/// new WAL and first syncs the old one. When that sync failed, the kernel had dropped the
+/// old WAL's unsynced records (as Linux does), yet the store stayed writable and the next
+/// `sync()` said Ok, vouching for a batch that a clean reopen then did not have. A failed
+/// sync at a switch poisons the store, whoever asked for the switch.
+#[test]
+fn a_failed_wal_sync_at_a_settle_refuses_later_writes_and_syncs() {
+    use kvlab::vfs::{Fault, FaultOp, SimFs};
+    use std::sync::Arc;
+
+    let fs = Arc::new(SimFs::new());
+    let store = lsm(CompactionStyle::Leveled)
+        .open(&fs, kvlab::Durability::Buffered)
+        .unwrap();
+    store.put(b"buffered", b"not yet durable").unwrap();
+    fs.inject(Fault::no_space(FaultOp::Sync, 1));
+    let failed = store.settle().expect_err("the old WAL's sync fails");
+    assert!(failed.to_string().contains("sync"), "{failed}");
+    match store.sync() {
+        Err(kvlab::Error::Poisoned(_)) => {}
+        other => panic!("a sync after the failed one: {other:?}"),
+    }
+    match store.put(b"after", b"the failure") {
+        Err(kvlab::Error::Poisoned(_)) => {}
+        other => panic!("a write after the failed sync: {other:?}"),
+    }
+}

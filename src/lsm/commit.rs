@@ -97,11 +97,7 @@ impl Inner {
 
     /// Makes the group durable and visible. Called by the leader only.
     pub(super) fn commit_group(&self, group: &[(u64, Bytes, u32)]) -> Result<()> {
-        // A switch to a new WAL and memtable that failed part way leaves them in no state
-        // to take writes: the store refuses writes from here on, as after any failed write.
-        let (mem, log) = self
-            .make_room(false, false)
-            .inspect_err(|e| self.poison(e))?;
+        let (mem, log) = self.make_room(false, false)?;
         let first = self.last_seq.load(Ordering::Acquire) + 1;
         let mut wal = self.wal.lock();
         let bytes: usize = group
@@ -161,6 +157,16 @@ impl Inner {
     /// stalling while the tree is too far behind. With `claim`, a memtable switched out
     /// is left for the caller to merge down rather than to the flush thread.
     pub(super) fn make_room(&self, force: bool, claim: bool) -> Result<(Arc<Memtable>, u64)> {
+        // A switch to a new WAL and memtable that failed part way leaves them in no state
+        // to take writes, and a failed sync of the old WAL may have lost records the
+        // memtable still serves: the store refuses writes (and syncs) from here on, as
+        // after any failed write, whether a commit or a settle asked for the room.
+        self.switch_when_full(force, claim)
+            .inspect_err(|e| self.poison(e))
+    }
+
+    /// [`make_room`](Self::make_room) before the poisoning.
+    fn switch_when_full(&self, force: bool, claim: bool) -> Result<(Arc<Memtable>, u64)> {
         // A poisoned store's memtable may hold entries of a group whose sync failed: it
         // takes no more writes and is never flushed.
         self.check_writable()?;
