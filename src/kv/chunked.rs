@@ -16,12 +16,7 @@ use super::KeyRange;
 use super::range::as_slice;
 use crate::error::Result;
 
-#[cfg(any(
-    feature = "redb",
-    feature = "lmdb",
-    feature = "sqlite",
-    feature = "fjall"
-))]
+#[cfg(any(feature = "lmdb", feature = "sqlite"))]
 /// Pairs copied from borrowed bytes into one buffer, then handed out as slices of it.
 #[derive(Default)]
 pub(crate) struct CopiedPairs {
@@ -30,12 +25,7 @@ pub(crate) struct CopiedPairs {
     spans: Vec<(usize, usize, usize)>,
 }
 
-#[cfg(any(
-    feature = "redb",
-    feature = "lmdb",
-    feature = "sqlite",
-    feature = "fjall"
-))]
+#[cfg(any(feature = "lmdb", feature = "sqlite"))]
 impl CopiedPairs {
     /// Copies one pair in.
     pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
@@ -53,75 +43,6 @@ impl CopiedPairs {
                 whole.slice(at + key..at + key + value),
             )
         }));
-    }
-}
-
-#[cfg(any(feature = "redb", feature = "fjall"))]
-/// A scan over an engine's own streaming iterator of borrowed pairs: `copy` copies each
-/// item into a [`CopiedPairs`], and the scan hands them out a chunk at a time.
-pub(crate) struct CopyingScan<I, F> {
-    items: I,
-    copy: F,
-    copied: CopiedPairs,
-    buffer: VecDeque<(Bytes, Bytes)>,
-    /// An error the engine's iterator gave, returned after the pairs before it.
-    failure: Option<crate::Error>,
-    done: bool,
-}
-
-#[cfg(any(feature = "redb", feature = "fjall"))]
-impl<I, F> CopyingScan<I, F>
-where
-    I: Iterator,
-    F: FnMut(I::Item, &mut CopiedPairs) -> Result<()>,
-{
-    const CHUNK: usize = 256;
-
-    /// A scan of `items`, copied by `copy`.
-    pub(crate) fn new(items: I, copy: F) -> Self {
-        CopyingScan {
-            items,
-            copy,
-            copied: CopiedPairs::default(),
-            buffer: VecDeque::new(),
-            failure: None,
-            done: false,
-        }
-    }
-
-    /// Copies the next chunk (up to the end or an error).
-    fn refill(&mut self) {
-        while self.copied.spans.len() < Self::CHUNK {
-            let Some(item) = self.items.next() else {
-                self.done = true;
-                break;
-            };
-            if let Err(e) = (self.copy)(item, &mut self.copied) {
-                self.failure = Some(e);
-                self.done = true;
-                break;
-            }
-        }
-        self.copied.hand_out(&mut self.buffer);
-    }
-}
-
-#[cfg(any(feature = "redb", feature = "fjall"))]
-impl<I, F> Iterator for CopyingScan<I, F>
-where
-    I: Iterator,
-    F: FnMut(I::Item, &mut CopiedPairs) -> Result<()>,
-{
-    type Item = Result<(Bytes, Bytes)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.buffer.is_empty() && !self.done {
-            self.refill();
-        }
-        match self.buffer.pop_front() {
-            Some(pair) => Some(Ok(pair)),
-            None => self.failure.take().map(Err),
-        }
     }
 }
 
@@ -187,35 +108,5 @@ impl<S: ChunkSource> Iterator for ChunkedScan<S> {
             }
         }
         self.buffer.pop_front().map(Ok)
-    }
-}
-
-#[cfg(all(test, any(feature = "redb", feature = "fjall")))]
-mod copying_tests {
-    use super::*;
-
-    /// Pairs come out whole and in order across chunks; an error of the engine's iterator
-    /// comes after the pairs before it, and ends the scan.
-    #[test]
-    fn a_copying_scan_hands_out_every_pair_then_the_error() {
-        let items = (0..600u32).map(|i| {
-            if i == 555 {
-                Err(crate::Error::invalid("the engine failed"))
-            } else {
-                Ok((i.to_be_bytes(), vec![i as u8; (i % 7) as usize]))
-            }
-        });
-        let mut scan = CopyingScan::new(items, |item, copied: &mut CopiedPairs| {
-            let (k, v) = item?;
-            copied.push(&k, &v);
-            Ok(())
-        });
-        for i in 0..555u32 {
-            let (k, v) = scan.next().unwrap().unwrap();
-            assert_eq!(k[..], i.to_be_bytes());
-            assert_eq!(v[..], vec![i as u8; (i % 7) as usize][..]);
-        }
-        assert!(scan.next().unwrap().is_err());
-        assert!(scan.next().is_none(), "nothing after the error");
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use super::{CopyingScan, Native, OrPeerError, PeerDir};
+use super::{Native, OrPeerError, PeerDir};
 use crate::error::{Error, Result};
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -88,11 +88,10 @@ impl KvStore for Fjall {
             .db
             .snapshot()
             .range::<&[u8], _>(&self.keyspace, (start, end));
-        // fjall's own byte views are not `Bytes`: copied, a chunk into one buffer.
-        Ok(Box::new(CopyingScan::new(pairs, |guard, copied| {
+        // fjall's own byte views are not `Bytes`: copied.
+        Ok(Box::new(pairs.map(|guard| {
             let (k, v) = guard.into_inner().or_peer(NAME)?;
-            copied.push(&k, &v);
-            Ok(())
+            Ok((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
         })))
     }
 

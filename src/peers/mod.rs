@@ -28,8 +28,6 @@
     feature = "fjall"
 ))]
 use crate::error::Result;
-#[cfg(any(feature = "redb", feature = "fjall"))]
-use crate::kv::chunked::CopyingScan;
 #[cfg(any(feature = "lmdb", feature = "sqlite"))]
 use crate::kv::chunked::{ChunkSource, ChunkedScan, CopiedPairs};
 #[cfg(any(

@@ -11,7 +11,7 @@ use std::path::Path;
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{CopyingScan, Native, OrPeerError, PeerDir};
+use super::{Native, OrPeerError, PeerDir};
 use crate::error::Result;
 use crate::kv::{BatchOp, Durability, KeyRange, KvStore, Options, ScanIter, Stats, WriteBatch};
 
@@ -108,11 +108,14 @@ impl KvStore for Redb {
         let bounds: (Bound<&[u8]>, Bound<&[u8]>) = (start, end);
         // The range holds its read transaction: the scan's snapshot.
         let pairs = self.read_table()?.range::<&[u8]>(bounds).or_peer(NAME)?;
-        // redb lends each pair through guards: copied, a chunk into one buffer.
-        Ok(Box::new(CopyingScan::new(pairs, |pair, copied| {
+        // redb lends each pair through guards: copied. (Copying a chunk of pairs into one
+        // buffer, as the LMDB and SQLite scans do, measured slower here.)
+        Ok(Box::new(pairs.map(|pair| {
             let (k, v) = pair.or_peer(NAME)?;
-            copied.push(k.value(), v.value());
-            Ok(())
+            Ok((
+                Bytes::copy_from_slice(k.value()),
+                Bytes::copy_from_slice(v.value()),
+            ))
         })))
     }
 
