@@ -203,10 +203,7 @@ impl<'a> NativeRun<'a> {
         secs: f64,
         hist: Option<&Histogram<u64>>,
     ) -> PhaseReport {
-        let quantile = |q: f64| {
-            hist.filter(|h| !h.is_empty())
-                .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
-        };
+        let quantile = |q: f64| timing::quantile_us(hist, q);
         PhaseReport {
             engine: self.name.clone(),
             phase: phase.to_string(),

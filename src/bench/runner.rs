@@ -259,10 +259,7 @@ impl<'a> Runner<'a> {
         let now = store.stats();
         let before = &probe.stats;
         let disk_usage = store.disk_usage()?;
-        let quantile = |q: f64| {
-            hist.filter(|h| !h.is_empty())
-                .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
-        };
+        let quantile = |q: f64| timing::quantile_us(hist, q);
         let user_bytes_written = now.user_bytes_written - before.user_bytes_written;
         let disk_bytes_written = now.disk_bytes_written - before.disk_bytes_written;
         let disk_bytes_read = now.disk_bytes_read - before.disk_bytes_read;

@@ -18,6 +18,12 @@ pub fn record(hist: &mut Histogram<u64>, since: Instant) {
     hist.saturating_record(ns.max(1));
 }
 
+/// The `q` quantile of `hist` in µs: `None` for a phase without a histogram or samples.
+pub fn quantile_us(hist: Option<&Histogram<u64>>, q: f64) -> Option<f64> {
+    hist.filter(|h| !h.is_empty())
+        .map(|h| h.value_at_quantile(q) as f64 / 1000.0)
+}
+
 /// The positions of batch `b` when `0..total` is cut into batches of `len`.
 pub fn batch(b: u64, len: u64, total: u64) -> Range<u64> {
     b * len..((b + 1) * len).min(total)
