@@ -99,16 +99,67 @@ impl EngineKind {
         !matches!(self, EngineKind::Mem)
     }
 
-    /// Whether the engine does its I/O through the Vfs, so that its [`Stats`](crate::Stats) count its
-    /// disk bytes (kvlab's own engines); a production peer's I/O is its own, and only the
-    /// device's counters see it.
-    pub fn counts_own_io(self) -> bool {
-        matches!(self, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm)
+    /// Where a benchmark run's disk figures for this engine come from.
+    pub fn io_source(self) -> IoSource {
+        match self {
+            EngineKind::Mem => IoSource::NoDisk,
+            EngineKind::BTree | EngineKind::Lsm => IoSource::Vfs,
+            #[cfg(feature = "lmdb")]
+            EngineKind::Lmdb => IoSource::SyscallWritesMappedReads,
+            #[allow(unreachable_patterns)]
+            _ => IoSource::Syscalls,
+        }
     }
 
     /// Whether the engine is a production engine run as a peer (see [`crate::peers`]).
     pub fn is_peer(self) -> bool {
-        !self.counts_own_io()
+        !matches!(self, EngineKind::Mem | EngineKind::BTree | EngineKind::Lsm)
+    }
+}
+
+/// Where an engine's disk figures (bytes written and read, read calls) come from. Every
+/// source counts this process only: no other process's I/O enters an engine's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoSource {
+    /// The engine keeps nothing on disk ("mem"): it has no disk figures.
+    NoDisk,
+    /// kvlab's counted file layer: the engine's own [`Stats`](crate::Stats).
+    Vfs,
+    /// The engine's own statistics, mapped onto its [`Stats`](crate::Stats).
+    Statistics,
+    /// This process's read and write system calls (`wchar`, `rchar` and `syscr` of
+    /// `/proc/self/io`): a peer that does its file I/O itself. They count what a system
+    /// call asked for, as the Vfs does, page-cache hits included.
+    Syscalls,
+    /// Writes as system calls; reads as the bytes the block layer fetched for this
+    /// process (`read_bytes`), since the engine reads through a memory map and a read
+    /// that finds its page cached is no call at all.
+    SyscallWritesMappedReads,
+}
+
+impl IoSource {
+    /// The name results carry (`io_source` in a JSON line).
+    pub fn name(self) -> &'static str {
+        match self {
+            IoSource::NoDisk => "none",
+            IoSource::Vfs => "vfs",
+            IoSource::Statistics => "statistics",
+            IoSource::Syscalls => "syscalls",
+            IoSource::SyscallWritesMappedReads => "syscalls+faults",
+        }
+    }
+
+    /// The source named `name`, if any.
+    pub fn from_name(name: &str) -> Option<IoSource> {
+        [
+            IoSource::NoDisk,
+            IoSource::Vfs,
+            IoSource::Statistics,
+            IoSource::Syscalls,
+            IoSource::SyscallWritesMappedReads,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
     }
 }
 

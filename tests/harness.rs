@@ -10,7 +10,7 @@ use std::sync::Arc;
 use kit::logstore::{Forget, LogStore};
 use kvlab::bench::{BenchConfig, BenchEnv, EngineSpec, Phase, PhaseReport, Runner};
 use kvlab::vfs::SimFs;
-use kvlab::{Checked, EngineKind, KvStore, Options};
+use kvlab::{Checked, EngineKind, IoSource, KvStore, Options};
 
 fn sim_env() -> BenchEnv {
     BenchEnv {
@@ -53,7 +53,7 @@ fn log_engine() -> EngineSpec {
     EngineSpec {
         name: "testlog".into(),
         persistent: true,
-        counts_own_io: true,
+        io_source: IoSource::Vfs,
         open: Box::new(|dir, options| {
             let store = LogStore::open(options.vfs, dir, options.durability, Forget::Nothing)?;
             Ok(Box::new(Checked::new(store)) as Box<dyn KvStore>)
@@ -732,7 +732,11 @@ fn cli_json_lines_describe_their_run_and_diff_compares_two() {
         );
         assert!(run["kvlab_version"].is_string() && run["date"].is_string());
         assert!(run["machine"].as_str().unwrap().contains("cores"));
-        assert_eq!(lines[0]["io_source"], "engine");
+        assert_eq!(lines[0]["io_source"], "vfs");
+        // The run checked the counters a peer's figures come from on a known write.
+        let check = &run["counter_check"];
+        assert_eq!(check["bytes"], 8 << 20, "{run}");
+        assert_eq!(check["written"], check["bytes"], "{run}");
         let path = dir.path().join(format!("run{i}.json"));
         std::fs::write(&path, out).unwrap();
         saved.push(path);
@@ -873,4 +877,21 @@ fn cli_layouts_runs_the_matrix_and_writes_json_lines() {
         "",
     );
     assert!(ok && out.contains("column Q3 cold"), "{out}{err}");
+}
+
+#[test]
+fn this_process_counters_count_a_known_write_and_read_back_within_5_percent() {
+    // On disk (the target directory), not tmpfs, so that the read-back reaches the device.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let check = kvlab::vfs::check_counters(dir.path()).unwrap();
+    assert_eq!(check.bytes, kvlab::vfs::CHECK_BYTES);
+    let within = |counted: u64| (counted as f64 / check.bytes as f64 - 1.0).abs() < 0.05;
+    assert!(within(check.written), "{check:?}");
+    assert!(within(check.read), "{check:?}");
+    assert!(within(check.fetched), "{check:?}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "left a file"
+    );
 }

@@ -249,3 +249,48 @@ fn each_adapter_returns_exactly_what_its_engine_holds() {
         }
     }
 }
+
+/// A peer does its own file I/O, so a benchmark counts it by this process's system calls:
+/// the figures say so, a fill writes at least the bytes it was given, and a cold read
+/// has bytes read to show.
+#[cfg(feature = "cli")]
+#[test]
+fn a_peers_bench_figures_are_this_process_system_calls() {
+    use kvlab::bench::{BenchConfig, BenchEnv, Phase, Runner};
+    for kind in peers() {
+        // On disk (the target directory), so that cold reads reach the device.
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let env = BenchEnv {
+            keep_stores: false,
+            options: Options::default(),
+            dir: dir.path().to_path_buf(),
+            outside_counters: true,
+            drop_caches: false,
+        };
+        let config = BenchConfig {
+            records: 20_000,
+            batch: 1000,
+            cold_reads: Some(2000),
+            ..BenchConfig::default()
+        };
+        let mut runner = Runner::new(kind, &config, &env).unwrap();
+        let mut reports = Vec::new();
+        runner
+            .run(
+                &[Phase::FillRandom, Phase::ReadRandomCold],
+                |_| {},
+                |r| reports.push(r),
+            )
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let (fill, cold) = (&reports[0], &reports[1]);
+        assert_eq!(fill.io_source, kind.io_source().name(), "{kind}");
+        assert_ne!(fill.io_source, "vfs", "{kind}");
+        assert!(
+            fill.disk_bytes_written >= fill.user_bytes_written && fill.user_bytes_written > 0,
+            "{kind}: {fill:?}"
+        );
+        assert!(fill.write_amp.is_some_and(|w| w >= 1.0), "{kind}: {fill:?}");
+        assert_eq!(cold.phase, "readrandom_cold");
+        assert!(cold.read_bytes_per_op.is_some(), "{kind}: {cold:?}");
+    }
+}

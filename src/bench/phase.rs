@@ -193,26 +193,33 @@ pub struct PhaseReport {
     pub user_bytes_written: u64,
     /// Key + value bytes returned.
     pub user_bytes_read: u64,
-    /// Bytes the engine wrote through its Vfs.
+    /// Bytes the engine wrote, as `io_source` counts them.
     pub disk_bytes_written: u64,
-    /// Bytes the engine read through its Vfs.
+    /// Bytes the engine read, as `io_source` counts them.
     pub disk_bytes_read: u64,
-    /// Read calls through the Vfs.
+    /// Read calls (through the Vfs, or read system calls for a peer).
     pub disk_reads: u64,
-    /// fsync / fdatasync calls.
+    /// fsync / fdatasync calls through the Vfs (0 for a peer, whose syncs kvlab cannot see).
     pub syncs: u64,
-    /// `write_bytes` of /proc/self/io (overcounts on this kernel: read beside dev_write_bytes).
+    /// `write_bytes` of /proc/self/io: page-cache bytes this process dirtied. Not a count
+    /// of bytes written on this kernel: it charges a whole folio (up to 2 MiB) for a
+    /// small write into a large one.
     pub os_write_bytes: Option<u64>,
-    /// `read_bytes` of /proc/self/io.
+    /// `read_bytes` of /proc/self/io: bytes the block layer fetched for this process.
     pub os_read_bytes: Option<u64>,
-    /// Bytes the device wrote (sectors × 512), after a sync.
+    /// Bytes the device wrote (sectors × 512), after a sync: every process's writes.
     pub dev_write_bytes: Option<u64>,
-    /// Bytes the device read.
+    /// Bytes the device read: every process's reads.
     pub dev_read_bytes: Option<u64>,
-    /// disk_bytes_written / user_bytes_written, the engine's own figure (null for a peer,
-    /// whose I/O kvlab cannot see: dev_write_bytes / user_bytes_written stands beside it).
+    /// Where disk_bytes_written, disk_bytes_read and disk_reads come from (the names of
+    /// [`IoSource`](crate::IoSource)): "vfs" for kvlab's engines, "statistics" for an
+    /// engine's own counters, "syscalls" (or "syscalls+faults" for reads through a memory
+    /// map) for a peer, "none" for an engine that keeps nothing on disk.
+    pub io_source: String,
+    /// disk_bytes_written / user_bytes_written (null when the engine keeps nothing on disk
+    /// or the source was not read).
     pub write_amp: Option<f64>,
-    /// disk_bytes_read / ops (null for a peer).
+    /// disk_bytes_read / ops (null likewise).
     pub read_bytes_per_op: Option<f64>,
     /// Bytes on disk at the end of the phase.
     pub disk_usage: Option<u64>,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::phase::{Metric, PhaseReport};
 use super::plot::bar_chart;
-use super::table::{amplification_table, phase_rank, throughput_table};
+use super::table::{AMPLIFICATION_LEGEND, amplification_table, phase_rank, throughput_table};
 use crate::error::{Error, Result};
 
 /// The line before the generated part of BENCHMARKS.md.
@@ -84,13 +84,7 @@ pub fn section(
     let _ = writeln!(out, "{}", throughput_table(reports));
     let _ = writeln!(out, "### Amplification\n");
     let _ = writeln!(out, "{}", amplification_table(reports));
-    let _ = writeln!(
-        out,
-        "W = engine bytes written / user bytes written; R = bytes read from disk per \
-         operation; S = bytes on disk / live key+value bytes; \"-\" = no disk (mem) or \
-         nothing to divide by; \"(dev)\" = the device's counters, for a peer whose I/O \
-         kvlab cannot count.\n"
-    );
+    let _ = writeln!(out, "{AMPLIFICATION_LEGEND}\n");
     if !more.is_empty() {
         let _ = writeln!(out, "{more}");
     }

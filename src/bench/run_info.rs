@@ -14,8 +14,8 @@ use super::keys::KEY_LEN;
 use super::phase::PhaseReport;
 use super::report::{git_commit, today};
 use super::runner::BenchEnv;
-use crate::engines::EngineKind;
 use crate::error::{Error, Result};
+use crate::vfs::{CounterCheck, check_counters};
 
 /// What a run was, beside each phase's figures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -49,6 +49,9 @@ pub struct RunInfo {
     pub date: String,
     /// Cores, memory, file system and device of the stores' directory.
     pub machine: String,
+    /// What this process's I/O counters, the source of the peers' figures, made of a
+    /// known write and read-back in the stores' directory (null when they are not read).
+    pub counter_check: Option<CounterCheck>,
 }
 
 impl RunInfo {
@@ -73,6 +76,10 @@ impl RunInfo {
             commit: git_commit(),
             date: today(),
             machine: describe_machine(&env.dir),
+            counter_check: env
+                .outside_counters
+                .then(|| check_counters(&env.dir).ok())
+                .flatten(),
         }
     }
 
@@ -103,24 +110,27 @@ impl RunInfo {
             self.date,
             self.machine
         );
+        if let Some(check) = &self.counter_check {
+            let share = |counted: u64| counted as f64 / check.bytes as f64;
+            let _ = write!(
+                out,
+                "\nCounters of this process (a peer's I/O figures) on a known {} MiB write \
+                 and read-back: write calls {:.3}x, read calls {:.3}x, block-layer reads \
+                 {:.3}x.",
+                check.bytes >> 20,
+                share(check.written),
+                share(check.read),
+                share(check.fetched)
+            );
+        }
         out
     }
 }
 
-/// Where a line's I/O figures come from: the engine's own Vfs counters, or, for a peer
-/// whose I/O kvlab cannot see, the device's (the whole machine's) counters.
-pub fn io_source(engine: &str) -> &'static str {
-    match engine.parse::<EngineKind>() {
-        Ok(kind) if kind.counts_own_io() => "engine",
-        _ => "device",
-    }
-}
-
-/// One JSON line: the phase's figures, where its I/O figures come from, and the run.
+/// One JSON line: the phase's figures (with where its I/O figures come from) and the run.
 pub fn json_line(report: &PhaseReport, run: &RunInfo) -> String {
     let mut value = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
     if let serde_json::Value::Object(map) = &mut value {
-        map.insert("io_source".into(), io_source(&report.engine).into());
         map.insert(
             "run".into(),
             serde_json::to_value(run).unwrap_or(serde_json::Value::Null),

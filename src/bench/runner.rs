@@ -20,7 +20,7 @@ use super::device::{DeviceIo, device_stat_file, read_device_io};
 use super::keys::{KEY_LEN, Values, key, scramble};
 use super::phase::{Phase, PhaseReport};
 use super::ycsb;
-use crate::engines::EngineKind;
+use crate::engines::{EngineKind, IoSource};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::kv::{Durability, KeyRange, KvStore, Options, Stats, WriteBatch};
@@ -105,9 +105,9 @@ pub struct EngineSpec {
     /// Whether the engine keeps data across a reopen (else `readrandom_cold` is skipped
     /// and no disk figures are reported).
     pub persistent: bool,
-    /// Whether the engine's `Stats` count its disk I/O (else its reports carry no write
-    /// amplification or bytes read of its own, only the device's counters).
-    pub counts_own_io: bool,
+    /// Where the engine's disk figures come from: its `Stats`, or this process's
+    /// counters in `/proc/self/io` for a peer that does its own file I/O.
+    pub io_source: IoSource,
     /// Opens (or reopens) the store in a directory.
     pub open: Box<OpenFn>,
 }
@@ -118,7 +118,7 @@ impl EngineSpec {
         EngineSpec {
             name: kind.to_string(),
             persistent: kind.persistent(),
-            counts_own_io: kind.counts_own_io(),
+            io_source: kind.io_source(),
             open: Box::new(move |dir, options| crate::engines::open(kind, dir, options)),
         }
     }
@@ -261,12 +261,35 @@ impl<'a> Runner<'a> {
         let disk_usage = store.disk_usage()?;
         let quantile = |q: f64| timing::quantile_us(hist, q);
         let user_bytes_written = now.user_bytes_written - before.user_bytes_written;
-        let disk_bytes_written = now.disk_bytes_written - before.disk_bytes_written;
-        let disk_bytes_read = now.disk_bytes_read - before.disk_bytes_read;
         let persistent = self.engine.persistent;
-        // A peer's I/O bypasses the Vfs: it has no figures of its own (DESIGN §5: null),
-        // and only the device's counters, reported beside, saw its I/O.
-        let own_io = persistent && self.engine.counts_own_io;
+        let source = if persistent {
+            self.engine.io_source
+        } else {
+            IoSource::NoDisk
+        };
+        // This process's own counters since the probe (none when they are not read).
+        let os_delta = os.zip(probe.os).map(|(a, b)| OsIo {
+            rchar: a.rchar - b.rchar,
+            wchar: a.wchar - b.wchar,
+            syscr: a.syscr - b.syscr,
+            syscw: a.syscw - b.syscw,
+            read_bytes: a.read_bytes - b.read_bytes,
+            write_bytes: a.write_bytes - b.write_bytes,
+        });
+        // (bytes written, bytes read, read calls), as the source counts them.
+        let disk = match source {
+            IoSource::NoDisk => None,
+            IoSource::Vfs | IoSource::Statistics => Some((
+                now.disk_bytes_written - before.disk_bytes_written,
+                now.disk_bytes_read - before.disk_bytes_read,
+                now.disk_reads - before.disk_reads,
+            )),
+            IoSource::Syscalls => os_delta.map(|d| (d.wchar, d.rchar, d.syscr)),
+            IoSource::SyscallWritesMappedReads => {
+                os_delta.map(|d| (d.wchar, d.read_bytes, d.syscr))
+            }
+        };
+        let (disk_bytes_written, disk_bytes_read, disk_reads) = disk.unwrap_or_default();
         Ok(PhaseReport {
             engine: self.engine.name.clone(),
             phase: phase.to_string(),
@@ -281,17 +304,19 @@ impl<'a> Runner<'a> {
             user_bytes_read: now.user_bytes_read - before.user_bytes_read,
             disk_bytes_written,
             disk_bytes_read,
-            disk_reads: now.disk_reads - before.disk_reads,
+            disk_reads,
             syncs: now.syncs - before.syncs,
-            os_write_bytes: os.zip(probe.os).map(|(a, b)| a.write_bytes - b.write_bytes),
-            os_read_bytes: os.zip(probe.os).map(|(a, b)| a.read_bytes - b.read_bytes),
+            os_write_bytes: os_delta.map(|d| d.write_bytes),
+            os_read_bytes: os_delta.map(|d| d.read_bytes),
             dev_write_bytes: dev
                 .zip(probe.dev)
                 .map(|(a, b)| a.write_bytes - b.write_bytes),
             dev_read_bytes: dev.zip(probe.dev).map(|(a, b)| a.read_bytes - b.read_bytes),
-            write_amp: (own_io && user_bytes_written > 0)
+            io_source: source.name().to_string(),
+            write_amp: (disk.is_some() && user_bytes_written > 0)
                 .then(|| disk_bytes_written as f64 / user_bytes_written as f64),
-            read_bytes_per_op: (own_io && ops > 0).then(|| disk_bytes_read as f64 / ops as f64),
+            read_bytes_per_op: (disk.is_some() && ops > 0)
+                .then(|| disk_bytes_read as f64 / ops as f64),
             disk_usage: persistent.then_some(disk_usage),
             space_amp: (persistent && live_bytes > 0)
                 .then(|| disk_usage as f64 / live_bytes as f64),

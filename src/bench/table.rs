@@ -1,6 +1,7 @@
 //! Side-by-side tables of phase reports: rows are phases, columns are engines.
 
 use super::phase::{Phase, PhaseReport};
+use crate::engines::IoSource;
 
 /// `1.23M`, `45.6k`, `789`.
 pub fn si(x: f64) -> String {
@@ -150,28 +151,31 @@ pub fn throughput_table(reports: &[PhaseReport]) -> String {
     })
 }
 
-/// Write amplification, bytes read from disk per operation, and space amplification. Where
-/// an engine has no figures of its own (a peer), the device's stand in, marked "(dev)".
+/// What the amplification table's cells mean.
+pub const AMPLIFICATION_LEGEND: &str = "W = bytes the engine wrote / bytes the user wrote; \
+    R = bytes the engine read per operation; S = bytes on disk / live key+value bytes; \
+    \"-\" = no disk (mem) or nothing to divide by. kvlab's engines count their own I/O; \
+    a peer's figures are this process's read and write system calls, marked \"(sys)\", or \
+    for reads through a memory map the bytes the block layer fetched for this process, \
+    marked \"(blk)\": no figure includes another process's I/O.";
+
+/// Write amplification, bytes read from disk per operation, and space amplification. A
+/// figure that does not come from the engine's own counters carries its source: "(sys)"
+/// for this process's system calls, "(blk)" for the block layer's reads for this process
+/// (a peer that reads through a memory map).
 pub fn amplification_table(reports: &[PhaseReport]) -> String {
     grid(reports, |r| {
-        let dev_w = r
-            .dev_write_bytes
-            .filter(|_| r.user_bytes_written > 0)
-            .map(|d| format!("{:.1} (dev)", d as f64 / r.user_bytes_written as f64));
-        let dev_r = r
-            .dev_read_bytes
-            .filter(|_| r.ops > 0)
-            .map(|d| format!("{} (dev)", bytes(d as f64 / r.ops as f64)));
+        let (w_mark, r_mark) = match IoSource::from_name(&r.io_source) {
+            Some(IoSource::Syscalls) => (" (sys)", " (sys)"),
+            Some(IoSource::SyscallWritesMappedReads) => (" (sys)", " (blk)"),
+            _ => ("", ""),
+        };
         let w = r
             .write_amp
-            .map(|w| format!("{w:.1}"))
-            .or(dev_w)
-            .unwrap_or_else(|| "-".into());
+            .map_or_else(|| "-".into(), |w| format!("{w:.1}{w_mark}"));
         let rd = r
             .read_bytes_per_op
-            .map(bytes)
-            .or(dev_r)
-            .unwrap_or_else(|| "-".into());
+            .map_or_else(|| "-".into(), |b| format!("{}{r_mark}", bytes(b)));
         let s = r.space_amp.map_or("-".into(), |s| format!("{s:.2}"));
         format!("W {w} · R {rd} · S {s}")
     })
@@ -304,21 +308,37 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_shows_the_devices_figures() {
-        let peer = PhaseReport {
+    fn a_peers_figures_carry_their_source_and_the_devices_are_not_used() {
+        let peer = |source: &str| PhaseReport {
             engine: "lmdb".into(),
             phase: "fillrandom".into(),
             ops: 1000,
             user_bytes_written: 1000,
-            dev_write_bytes: Some(2500),
-            dev_read_bytes: Some(4_096_000),
+            io_source: source.into(),
+            write_amp: Some(2.5),
+            read_bytes_per_op: Some(4096.0),
+            // The whole machine's counters: never shown for an engine.
+            dev_write_bytes: Some(99_000),
+            dev_read_bytes: Some(99_000_000),
             ..PhaseReport::default()
         };
-        let table = amplification_table(&[peer]);
+        let table = amplification_table(&[peer("syscalls+faults")]);
         assert!(
-            table.contains("W 2.5 (dev) · R 4.1 KB (dev) · S -"),
+            table.contains("W 2.5 (sys) · R 4.1 KB (blk) · S -"),
             "{table}"
         );
+        let table = amplification_table(&[peer("vfs")]);
+        assert!(table.contains("W 2.5 · R 4.1 KB · S -"), "{table}");
+        let mem = PhaseReport {
+            io_source: "none".into(),
+            ..peer("none")
+        };
+        let table = amplification_table(&[PhaseReport {
+            write_amp: None,
+            read_bytes_per_op: None,
+            ..mem
+        }]);
+        assert!(table.contains("W - · R - · S -"), "{table}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use clap::Args;
 use kvlab::EngineKind;
 use kvlab::bench::layouts::LayoutConfig;
 use kvlab::bench::run_info::{self, RunInfo};
-use kvlab::bench::table::{amplification_table, throughput_table};
+use kvlab::bench::table::{AMPLIFICATION_LEGEND, amplification_table, throughput_table};
 use kvlab::bench::{BenchConfig, Phase, Runner, YcsbWorkload};
 use std::fs::File;
 use std::io::Write;
@@ -140,10 +140,7 @@ pub(crate) fn compare(args: CompareArgs) -> CliResult {
     println!("## Amplification\n");
     println!("{}", amplification_table(&reports));
     println!(
-        "W = bytes the engine wrote / bytes the user wrote; R = bytes read from disk per \
-         operation; S = bytes on disk / live key+value bytes; \"-\" = no disk (mem) or \
-         nothing to divide by; \"(dev)\" = the device's counters, for a peer whose I/O \
-         kvlab cannot count. A batch of {} is one call in write phases.",
+        "{AMPLIFICATION_LEGEND} A batch of {} is one call in write phases.",
         config.batch
     );
     if args.layout_rows > 0 {

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 pub use counted::{Counted, IoCounters, IoTotals};
-pub use os::{OsIo, os_io};
+pub use os::{CHECK_BYTES, CounterCheck, OsIo, check_counters, os_io};
 pub use real::{LOCK_FILE, RealFs};
 pub use sim::{CrashChoices, Fault, FaultError, FaultOp, SimFs};
 
