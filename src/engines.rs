@@ -36,6 +36,9 @@ pub enum EngineKind {
     /// fjall, a production LSM tree, as a peer (feature `fjall`).
     #[cfg(feature = "fjall")]
     Fjall,
+    /// RocksDB, the best-known production LSM tree, as a peer (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    RocksDb,
 }
 
 impl EngineKind {
@@ -52,6 +55,8 @@ impl EngineKind {
         EngineKind::Sqlite,
         #[cfg(feature = "fjall")]
         EngineKind::Fjall,
+        #[cfg(feature = "rocksdb")]
+        EngineKind::RocksDb,
     ];
 
     /// The name `FromStr` takes and `Display` prints.
@@ -68,6 +73,8 @@ impl EngineKind {
             EngineKind::Sqlite => "sqlite",
             #[cfg(feature = "fjall")]
             EngineKind::Fjall => "fjall",
+            #[cfg(feature = "rocksdb")]
+            EngineKind::RocksDb => "rocksdb",
         }
     }
 
@@ -91,6 +98,8 @@ impl EngineKind {
             EngineKind::Sqlite => "SQLite (peer): a production B-tree in WAL mode",
             #[cfg(feature = "fjall")]
             EngineKind::Fjall => "fjall (peer): a production LSM tree",
+            #[cfg(feature = "rocksdb")]
+            EngineKind::RocksDb => "RocksDB (peer): the best-known production LSM tree",
         }
     }
 
@@ -106,6 +115,8 @@ impl EngineKind {
             EngineKind::BTree | EngineKind::Lsm => IoSource::Vfs,
             #[cfg(feature = "lmdb")]
             EngineKind::Lmdb => IoSource::SyscallWritesMappedReads,
+            #[cfg(feature = "rocksdb")]
+            EngineKind::RocksDb => IoSource::Statistics,
             #[allow(unreachable_patterns)]
             _ => IoSource::Syscalls,
         }
@@ -210,6 +221,10 @@ pub fn open(kind: EngineKind, dir: &Path, options: Options) -> Result<Box<dyn Kv
         )?))),
         #[cfg(feature = "fjall")]
         EngineKind::Fjall => Ok(Box::new(Checked::new(crate::peers::Fjall::open(
+            dir, options,
+        )?))),
+        #[cfg(feature = "rocksdb")]
+        EngineKind::RocksDb => Ok(Box::new(Checked::new(crate::peers::RocksDb::open(
             dir, options,
         )?))),
     }

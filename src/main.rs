@@ -51,7 +51,8 @@ enum Command {
         feature = "redb",
         feature = "lmdb",
         feature = "sqlite",
-        feature = "fjall"
+        feature = "fjall",
+        feature = "rocksdb"
     ))]
     Adapters(AdaptersArgs),
     /// The writer process of `torture` (not for direct use).
@@ -81,7 +82,8 @@ fn main() -> ExitCode {
             feature = "redb",
             feature = "lmdb",
             feature = "sqlite",
-            feature = "fjall"
+            feature = "fjall",
+            feature = "rocksdb"
         ))]
         Command::Adapters(args) => adapters(args),
         Command::TortureWriter(args) => {

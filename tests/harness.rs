@@ -62,6 +62,46 @@ fn log_engine() -> EngineSpec {
 }
 
 #[test]
+fn ycsb_reports_its_load_and_each_operation_type() {
+    let config = small(2000);
+    let reports = run(
+        EngineSpec::of(EngineKind::Mem),
+        &config,
+        &[
+            Phase::Ycsb(kvlab::bench::YcsbWorkload::A),
+            Phase::Ycsb(kvlab::bench::YcsbWorkload::E),
+        ],
+    );
+    let names: Vec<&str> = reports.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(names, ["ycsb_a_load", "ycsb_a", "ycsb_e_load", "ycsb_e"]);
+    let load = &reports[0];
+    assert_eq!(load.ops, 2000);
+    assert_eq!(load.user_bytes_written, 2000 * 1024, "1 KiB records");
+    assert!(load.operations.is_empty());
+    for (run, types) in [
+        (&reports[1], &["read", "update"][..]),
+        (&reports[3], &["insert", "scan"][..]),
+    ] {
+        let seen: Vec<&str> = run.operations.keys().map(String::as_str).collect();
+        assert_eq!(seen, types, "{}", run.phase);
+        let counted: u64 = run.operations.values().map(|o| o.count).sum();
+        assert_eq!(counted, run.ops, "{}", run.phase);
+        for (name, op) in &run.operations {
+            assert!(op.count > 0, "{name}");
+            assert!(
+                0.0 < op.p50_us && op.p50_us <= op.p95_us && op.p95_us <= op.p99_us,
+                "{name}: {op:?}"
+            );
+        }
+        let json = serde_json::to_value(run).unwrap();
+        assert!(json["operations"]["scan"]["p95_us"].is_number() || run.phase == "ycsb_a");
+        assert!(json["operations"]["read"]["count"].is_u64() || run.phase == "ycsb_e");
+    }
+    let json = serde_json::to_value(load).unwrap();
+    assert!(json.get("operations").is_none(), "only YCSB runs have them");
+}
+
+#[test]
 fn every_phase_runs_on_mem_and_counts_right() {
     let n = 2000;
     let config = small(n);
@@ -76,7 +116,8 @@ fn every_phase_runs_on_mem_and_counts_right() {
         !names.contains(&"readrandom_cold"),
         "mem keeps nothing to read cold"
     );
-    assert_eq!(reports.len(), all.len() - 1);
+    // Every phase but readrandom_cold, and a load line before each YCSB workload.
+    assert_eq!(reports.len(), all.len() - 1 + Phase::YCSB.len());
     assert_eq!(find(&reports, "fillseq").ops, n);
     assert_eq!(find(&reports, "fillrandom").ops, n);
     assert_eq!(find(&reports, "fillrandom").user_bytes_written, n * 116);

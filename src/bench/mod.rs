@@ -21,7 +21,8 @@ pub mod layouts;
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 pub mod native;
 pub mod phase;
@@ -36,5 +37,5 @@ pub mod ycsb;
 pub mod zipf;
 
 pub use config::BenchConfig;
-pub use phase::{Phase, PhaseReport, YcsbWorkload};
+pub use phase::{OperationFigures, Phase, PhaseReport, YcsbWorkload};
 pub use runner::{BenchEnv, EngineSpec, Runner};

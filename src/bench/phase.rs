@@ -1,5 +1,6 @@
 //! The named phases of a benchmark run (DESIGN §5), and what each one reports.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -225,7 +226,27 @@ pub struct PhaseReport {
     pub disk_usage: Option<u64>,
     /// disk_usage / live logical bytes.
     pub space_amp: Option<f64>,
+    /// A YCSB phase's figures per operation type ("read", "update", "insert", "scan",
+    /// "read_modify_write"), for the types its mix has; absent from other lines.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub operations: BTreeMap<String, OperationFigures>,
 }
+
+/// One operation type's count and latencies in a YCSB phase.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct OperationFigures {
+    /// Operations of this type.
+    pub count: u64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 95th percentile latency, µs.
+    pub p95_us: f64,
+    /// 99th percentile latency, µs.
+    pub p99_us: f64,
+}
+
+/// The suffix of the name of the line that reports a YCSB phase's load ("ycsb_a_load").
+pub const LOAD_SUFFIX: &str = "_load";
 
 impl PhaseReport {
     /// The report as one JSON line.

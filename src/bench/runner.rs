@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::config::BenchConfig;
 use super::device::{DeviceIo, device_stat_file, read_device_io};
 use super::keys::{KEY_LEN, Values, key, scramble};
-use super::phase::{Phase, PhaseReport};
+use super::phase::{LOAD_SUFFIX, OperationFigures, Phase, PhaseReport, YcsbWorkload};
 use super::ycsb;
 use crate::engines::{EngineKind, IoSource};
 use crate::error::{Error, Result};
@@ -189,7 +189,13 @@ impl<'a> Runner<'a> {
                 continue;
             }
             on_start(phase);
-            report(self.run_phase(phase)?);
+            if let Phase::Ycsb(workload) = phase {
+                let (load, run) = self.ycsb(phase, workload)?;
+                report(load);
+                report(run);
+            } else {
+                report(self.run_phase(phase)?);
+            }
         }
         if let Some((store, dir)) = self.main.take() {
             drop(store);
@@ -320,6 +326,7 @@ impl<'a> Runner<'a> {
             disk_usage: persistent.then_some(disk_usage),
             space_amp: (persistent && live_bytes > 0)
                 .then(|| disk_usage as f64 / live_bytes as f64),
+            operations: Default::default(),
         })
     }
 
@@ -402,26 +409,52 @@ impl<'a> Runner<'a> {
             Phase::DeleteRandom => self.delete_random(phase),
             Phase::SyncWrite => self.sync_write(phase),
             Phase::Fill100k => self.fill_large(phase),
-            Phase::Ycsb(workload) => {
-                let (store, dir) = self.fresh(phase.name())?;
-                let result = ycsb::load(store.as_ref(), self.config).and_then(|records| {
-                    let probe = self.probe(store.as_ref());
-                    let run = ycsb::run(store.as_ref(), workload, self.config, records)?;
-                    self.close_writes(store.as_ref())?;
-                    self.finish(
-                        phase,
-                        store.as_ref(),
-                        probe,
-                        run.ops,
-                        Some(&run.hist),
-                        run.live_bytes,
-                    )
-                });
-                drop(store);
-                self.remove_store(&dir);
-                result
-            }
+            Phase::Ycsb(workload) => self.ycsb(phase, workload).map(|(_, run)| run),
         }
+    }
+
+    /// A YCSB workload on a fresh store: the load's report (phase `ycsb_X_load`), then the
+    /// run's, with each operation type's count and latencies.
+    fn ycsb(&mut self, phase: Phase, workload: YcsbWorkload) -> Result<(PhaseReport, PhaseReport)> {
+        let (store, dir) = self.fresh(phase.name())?;
+        let result = (|| {
+            let store = store.as_ref();
+            let probe = self.probe(store);
+            let load = ycsb::load(store, self.config)?;
+            let live = load.records * self.config.ycsb_record as u64;
+            let mut load_report =
+                self.finish(phase, store, probe, load.records, Some(&load.hist), live)?;
+            load_report.phase = format!("{phase}{LOAD_SUFFIX}");
+            let probe = self.probe(store);
+            let run = ycsb::run(store, workload, self.config, load.records)?;
+            self.close_writes(store)?;
+            let mut report = self.finish(
+                phase,
+                store,
+                probe,
+                run.ops,
+                Some(&run.hist),
+                run.live_bytes,
+            )?;
+            report.operations = run
+                .by_op
+                .iter()
+                .map(|(name, hist)| {
+                    let q = |q| timing::quantile_us(Some(hist), q).unwrap_or(0.0);
+                    let figures = OperationFigures {
+                        count: hist.len(),
+                        p50_us: q(0.50),
+                        p95_us: q(0.95),
+                        p99_us: q(0.99),
+                    };
+                    (name.to_string(), figures)
+                })
+                .collect();
+            Ok((load_report, report))
+        })();
+        drop(store);
+        self.remove_store(&dir);
+        result
     }
 
     /// Inserts key `order(pos)` for every position, in batches; marks them live.

@@ -1,6 +1,6 @@
 //! Side-by-side tables of phase reports: rows are phases, columns are engines.
 
-use super::phase::{Phase, PhaseReport};
+use super::phase::{LOAD_SUFFIX, Phase, PhaseReport};
 use crate::engines::IoSource;
 
 /// `1.23M`, `45.6k`, `789`.
@@ -40,11 +40,16 @@ fn latency(us: f64) -> String {
 /// A phase's place in the standard order (unknown names last), so tables and charts list
 /// phases the same way whichever engine ran first.
 pub fn phase_rank(name: &str) -> usize {
+    // A YCSB phase's load line comes just before the phase's own.
+    let (phase, is_load) = match name.strip_suffix(LOAD_SUFFIX) {
+        Some(phase) => (phase, true),
+        None => (name, false),
+    };
     Phase::STANDARD
         .iter()
         .chain(Phase::YCSB.iter())
-        .position(|p| p.name() == name)
-        .unwrap_or(usize::MAX)
+        .position(|p| p.name() == phase)
+        .map_or(usize::MAX, |i| 2 * i + usize::from(!is_load))
 }
 
 fn first_seen<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -154,8 +159,8 @@ pub fn throughput_table(reports: &[PhaseReport]) -> String {
 /// What the amplification table's cells mean.
 pub const AMPLIFICATION_LEGEND: &str = "W = bytes the engine wrote / bytes the user wrote; \
     R = bytes the engine read per operation; S = bytes on disk / live key+value bytes; \
-    \"-\" = no disk (mem) or nothing to divide by. kvlab's engines count their own I/O; \
-    a peer's figures are this process's read and write system calls, marked \"(sys)\", or \
+    \"-\" = no disk (mem) or nothing to divide by. kvlab's engines and RocksDB count their \
+    own I/O; another peer's figures are this process's read and write system calls, marked \"(sys)\", or \
     for reads through a memory map the bytes the block layer fetched for this process, \
     marked \"(blk)\": no figure includes another process's I/O.";
 

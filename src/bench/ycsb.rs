@@ -12,6 +12,7 @@
 //! | E | 95% scan of 1–100 keys, 5% insert | scrambled zipfian start |
 //! | F | 50% read, 50% read-modify-write | scrambled zipfian |
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
@@ -34,8 +35,19 @@ pub struct YcsbRun {
     pub ops: u64,
     /// Latency of each operation.
     pub hist: Histogram<u64>,
+    /// Latency of each operation, by type (YCSB's names), for the types the mix has.
+    pub by_op: Vec<(&'static str, Histogram<u64>)>,
     /// Logical bytes of the records at the end.
     pub live_bytes: u64,
+}
+
+/// What a load did.
+#[derive(Debug)]
+pub struct YcsbLoad {
+    /// Records loaded.
+    pub records: u64,
+    /// Latency of each batch's commit (the closing sync included in the phase time only).
+    pub hist: Histogram<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +57,27 @@ enum Op {
     Insert,
     Scan,
     ReadModifyWrite,
+}
+
+impl Op {
+    const ALL: [Op; 5] = [
+        Op::Read,
+        Op::Update,
+        Op::Insert,
+        Op::Scan,
+        Op::ReadModifyWrite,
+    ];
+
+    /// YCSB's name of the operation.
+    fn name(self) -> &'static str {
+        match self {
+            Op::Read => "read",
+            Op::Update => "update",
+            Op::Insert => "insert",
+            Op::Scan => "scan",
+            Op::ReadModifyWrite => "read_modify_write",
+        }
+    }
 }
 
 fn choose(workload: YcsbWorkload, u: f64) -> Op {
@@ -68,21 +101,24 @@ fn value_size(config: &BenchConfig) -> usize {
     config.ycsb_record - KEY_LEN
 }
 
-/// Loads `config.records` records in batches; returns how many.
-pub fn load(store: &dyn KvStore, config: &BenchConfig) -> Result<u64> {
+/// Loads `config.records` records in batches, timing each batch's commit, then syncs.
+pub fn load(store: &dyn KvStore, config: &BenchConfig) -> Result<YcsbLoad> {
     let values = Values::new(value_size(config), config.seed + 10);
     let n = config.records;
     let batch_len = config.batch as u64;
     let mut batch = WriteBatch::new();
+    let mut hist = timing::histogram();
     for b in 0..n.div_ceil(batch_len) {
         batch.clear();
         for i in timing::batch(b, batch_len, n) {
             batch.put(&key(i), values.get(i));
         }
+        let t = Instant::now();
         store.write(&batch)?;
+        record(&mut hist, t);
     }
     store.sync()?;
-    Ok(n)
+    Ok(YcsbLoad { records: n, hist })
 }
 
 /// Runs `workload` on a store loaded with `records` records.
@@ -95,7 +131,9 @@ pub fn run(
     let ops = config.ycsb_ops.unwrap_or(records);
     let values = Values::new(value_size(config), config.seed + 11);
     let inserted = AtomicU64::new(records);
+    let by_op = Mutex::new(Op::ALL.map(|_| timing::histogram()));
     let hist = parallel(config.threads, ops, |worker, range, hist| {
+        let mut mine = Op::ALL.map(|_| timing::histogram());
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x9c5b ^ ((worker as u64) << 40));
         let zipf = ScrambledZipfian::new(records);
         let mut latest = Latest::new(records);
@@ -138,13 +176,30 @@ pub fn run(
                     }
                 }
             }
-            record(hist, t);
+            let ns = u64::try_from(t.elapsed().as_nanos())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            hist.saturating_record(ns);
+            mine[op as usize].saturating_record(ns);
+        }
+        let mut all = by_op.lock().unwrap_or_else(|e| e.into_inner());
+        for (total, part) in all.iter_mut().zip(&mine) {
+            total
+                .add(part)
+                .map_err(|e| Error::invalid(format!("merging histograms: {e}")))?;
         }
         Ok(())
     })?;
+    let by_op = by_op.into_inner().unwrap_or_else(|e| e.into_inner());
     Ok(YcsbRun {
         ops,
         hist,
+        by_op: Op::ALL
+            .into_iter()
+            .zip(by_op)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(op, h)| (op.name(), h))
+            .collect(),
         live_bytes: inserted.load(Relaxed) * config.ycsb_record as u64,
     })
 }

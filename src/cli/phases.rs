@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 #[derive(Args)]
 pub(crate) struct AdaptersArgs {
@@ -166,7 +167,8 @@ pub(crate) fn compare(args: CompareArgs) -> CliResult {
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 pub(crate) fn adapters(args: AdaptersArgs) -> CliResult {
     use kvlab::bench::native;

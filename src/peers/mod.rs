@@ -1,31 +1,34 @@
 //! Production engines behind the same trait, so that one run measures kvlab's engines
 //! beside them: redb and LMDB (copy-on-write B+trees) and SQLite (a B-tree updated in
-//! place behind a WAL, as kvlab's is) beside the B+tree; fjall (an LSM tree in Rust)
-//! beside the LSM tree.
+//! place behind a WAL, as kvlab's is) beside the B+tree; fjall (an LSM tree in Rust) and
+//! RocksDB (the best-known LSM tree) beside the LSM tree.
 //!
 //! Each peer sits behind an optional cargo feature of its name (`redb`, `lmdb`, `sqlite`,
-//! `fjall`; `peers` turns on all four), so the default build compiles none of them.
+//! `fjall`, `rocksdb`; `peers` turns on the first four), so the default build compiles
+//! none of them. RocksDB stays out of `peers`: its C++ takes many minutes to compile and
+//! needs libclang (Debian: `libclang-dev`).
 //!
 //! What a peer is and is not:
 //! - It is the engine as it ships, with its defaults, at the durability asked for: a
 //!   `Durability::Sync` write commits with the engine's own durable commit (redb
 //!   `Immediate`, LMDB's synchronous commit, SQLite `synchronous=FULL`, fjall
-//!   `PersistMode::SyncData`).
+//!   `PersistMode::SyncData`, RocksDB `WriteOptions::set_sync(true)`).
 //! - Its files are the operating system's, not the Vfs's, so a peer opens only on a file
 //!   system whose paths are real ([`Vfs::is_os_fs`](crate::vfs::Vfs::is_os_fs)) and
 //!   cannot be crash-tested on a `SimFs`. It claims its directory with kvlab's identity
 //!   file like every engine, so opening another engine's directory as a peer (or a
 //!   peer's as an engine) is an error.
-//! - kvlab cannot count a peer's I/O: its [`Stats`](crate::Stats) hold the user counters
-//!   only; its reports carry no write amplification or bytes read of its own (null, as
-//!   DESIGN §5 says of figures an engine does not have), and the tables show the device's
-//!   counters in their place.
+//! - The Vfs cannot count a peer's I/O. RocksDB counts its own, and its
+//!   [`Stats`](crate::Stats) are its statistics; the others' `Stats` hold the user
+//!   counters only, and a benchmark counts their I/O by this process's system calls
+//!   ([`IoSource`](crate::IoSource)).
 
 #[cfg(any(
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 use crate::error::Result;
 #[cfg(any(feature = "lmdb", feature = "sqlite"))]
@@ -34,7 +37,8 @@ use crate::kv::chunked::{ChunkSource, ChunkedScan, CopiedPairs};
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 use common::{OrPeerError, PeerDir};
 
@@ -44,6 +48,8 @@ mod fjall;
 mod lmdb;
 #[cfg(feature = "redb")]
 mod redb;
+#[cfg(feature = "rocksdb")]
+mod rocksdb;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -53,6 +59,8 @@ pub use self::fjall::Fjall;
 pub use self::lmdb::Lmdb;
 #[cfg(feature = "redb")]
 pub use self::redb::Redb;
+#[cfg(feature = "rocksdb")]
+pub use self::rocksdb::RocksDb;
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::Sqlite;
 
@@ -65,7 +73,8 @@ pub use self::sqlite::Sqlite;
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 pub trait Native: crate::kv::KvStore {
     /// Inserts every pair in one commit of the store's durability.
@@ -85,7 +94,8 @@ pub trait Native: crate::kv::KvStore {
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 pub fn open_native(
     kind: crate::engines::EngineKind,
@@ -102,6 +112,8 @@ pub fn open_native(
         EngineKind::Sqlite => Ok(Box::new(Sqlite::open(dir, options)?)),
         #[cfg(feature = "fjall")]
         EngineKind::Fjall => Ok(Box::new(Fjall::open(dir, options)?)),
+        #[cfg(feature = "rocksdb")]
+        EngineKind::RocksDb => Ok(Box::new(RocksDb::open(dir, options)?)),
         other => Err(crate::Error::invalid(format!(
             "{other} is not a production peer: it has no native API to measure against"
         ))),
@@ -113,7 +125,8 @@ pub fn open_native(
     feature = "redb",
     feature = "lmdb",
     feature = "sqlite",
-    feature = "fjall"
+    feature = "fjall",
+    feature = "rocksdb"
 ))]
 mod common {
     use std::fmt::Display;
