@@ -6,9 +6,10 @@ use std::str::FromStr;
 
 use crate::btree::BTree;
 use crate::error::{Error, Result};
-use crate::kv::{Checked, KvStore, Options};
+use crate::kv::{Checked, KvStore, Options, Stats};
 use crate::lsm::Lsm;
 use crate::mem::MemStore;
+use crate::vfs::OsIo;
 
 /// The engines this build can open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -148,6 +149,17 @@ pub enum IoSource {
     SyscallWritesMappedReads,
 }
 
+/// What an engine wrote and read over a span, as its [`IoSource`] counts it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskIo {
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Bytes read.
+    pub bytes_read: u64,
+    /// Read calls.
+    pub reads: u64,
+}
+
 impl IoSource {
     /// The name results carry (`io_source` in a JSON line).
     pub fn name(self) -> &'static str {
@@ -157,6 +169,44 @@ impl IoSource {
             IoSource::Statistics => "statistics",
             IoSource::Syscalls => "syscalls",
             IoSource::SyscallWritesMappedReads => "syscalls+faults",
+        }
+    }
+
+    /// What an engine wrote and read between two readings (`before`, `now`) of its
+    /// [`Stats`] and this process's counters: `None` when the engine keeps nothing on disk,
+    /// or when its source is this process's counters and they were not read.
+    pub fn disk_io(
+        self,
+        before: (&Stats, Option<&OsIo>),
+        now: (&Stats, Option<&OsIo>),
+    ) -> Option<DiskIo> {
+        let os = || {
+            now.1.zip(before.1).map(|(a, b)| OsIo {
+                rchar: a.rchar - b.rchar,
+                wchar: a.wchar - b.wchar,
+                syscr: a.syscr - b.syscr,
+                syscw: a.syscw - b.syscw,
+                read_bytes: a.read_bytes - b.read_bytes,
+                write_bytes: a.write_bytes - b.write_bytes,
+            })
+        };
+        match self {
+            IoSource::NoDisk => None,
+            IoSource::Vfs | IoSource::Statistics => Some(DiskIo {
+                bytes_written: now.0.disk_bytes_written - before.0.disk_bytes_written,
+                bytes_read: now.0.disk_bytes_read - before.0.disk_bytes_read,
+                reads: now.0.disk_reads - before.0.disk_reads,
+            }),
+            IoSource::Syscalls => os().map(|d| DiskIo {
+                bytes_written: d.wchar,
+                bytes_read: d.rchar,
+                reads: d.syscr,
+            }),
+            IoSource::SyscallWritesMappedReads => os().map(|d| DiskIo {
+                bytes_written: d.wchar,
+                bytes_read: d.read_bytes,
+                reads: d.syscr,
+            }),
         }
     }
 

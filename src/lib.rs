@@ -52,7 +52,7 @@ mod prefetch;
 pub mod table;
 pub mod vfs;
 
-pub use engines::{EngineKind, IoSource, open};
+pub use engines::{DiskIo, EngineKind, IoSource, open};
 pub use error::{Error, Result};
 pub use kv::{
     BatchOp, Checked, Durability, KeyRange, KvStore, MAX_KEY_LEN, MAX_VALUE_LEN, Options, ScanIter,

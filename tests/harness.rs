@@ -360,6 +360,26 @@ fn cli_inspect_describes_an_lsm_store_and_refuses_others() {
         out.contains(&format!("{number:06}.sst")) && out.contains("key0"),
         "{out}"
     );
+    // The same, as one JSON object for tools: every table the text named, with its entries.
+    let (ok, out, err) = kvlab(&["inspect", path, "--json"], "");
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["engine"], "lsm");
+    let levels = json["store"]["levels"].as_array().unwrap();
+    let entries: u64 = levels
+        .iter()
+        .flat_map(|l| l["tables"].as_array().unwrap())
+        .map(|t| t["entries"].as_u64().unwrap())
+        .sum();
+    assert_eq!(entries, 5000, "{json}");
+    assert!(
+        levels
+            .iter()
+            .flat_map(|l| l["tables"].as_array().unwrap())
+            .any(|t| t["number"] == number),
+        "{json}"
+    );
+    assert!(json["store"]["manifest"]["next_file"].as_u64().unwrap() > number);
     let (ok, _, err) = kvlab(&["inspect", dir.path().to_str().unwrap()], "");
     assert!(!ok);
     assert!(err.contains("not a kvlab store"), "{err}");
@@ -400,6 +420,26 @@ fn cli_inspect_describes_a_btree_store() {
         out.contains("leaf fill:") && out.contains("check: every page"),
         "{out}"
     );
+
+    // The same, as one JSON object for tools.
+    let (ok, out, err) = kvlab(&["inspect", store_dir.to_str().unwrap(), "--json"], "");
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["engine"], "btree");
+    assert_eq!(json["format"], 3);
+    let store = &json["store"];
+    assert_eq!(store["page_size"], 1024);
+    assert_eq!(store["wal"][0]["cycle"], 2);
+    assert_eq!(store["wal"][0]["commits"], 1);
+    assert_eq!(store["newest"]["entries"], 1000);
+    assert_eq!(store["tree"]["height"], 3);
+    assert_eq!(store["tree"]["entries"], 1000);
+    assert!(store["check_error"].is_null());
+    let (ok, _, err) = kvlab(
+        &["inspect", store_dir.to_str().unwrap(), "--json", "--tables"],
+        "",
+    );
+    assert!(!ok && err.contains("--tables"), "{err}");
 }
 
 #[test]

@@ -96,6 +96,7 @@ fn report(
         rows_per_sec: rows as f64 / secs.max(1e-9),
         disk_bytes_read: read,
         disk_bytes_written: written,
+        io_source: crate::engines::IoSource::Syscalls.name().to_owned(),
         chunk_bytes_read: 0,
         row_groups_read: 0,
         row_groups_skipped: 0,

@@ -34,6 +34,7 @@ use crate::kv::{KvStore, Stats};
 use crate::table::{
     Aggregate, Cmp, Layout, Predicate, Table, TableOptions, TableStats, Value, open_table,
 };
+use crate::vfs::{OsIo, os_io};
 
 /// What a layout run covers.
 #[derive(Clone, Debug)]
@@ -81,10 +82,13 @@ pub struct QueryReport {
     pub secs: f64,
     /// rows / secs.
     pub rows_per_sec: f64,
-    /// Bytes the engine read from its files.
+    /// Bytes the engine read, as `io_source` counts them.
     pub disk_bytes_read: u64,
-    /// Bytes the engine wrote to its files.
+    /// Bytes the engine wrote, as `io_source` counts them.
     pub disk_bytes_written: u64,
+    /// Where the two figures above come from (as in a phase's JSON line: "vfs",
+    /// "statistics", "syscalls", "syscalls+faults", "none").
+    pub io_source: String,
     /// Chunk bytes the column layout read (0 for the row layout).
     pub chunk_bytes_read: u64,
     /// Row groups read and skipped by zone maps (column layout).
@@ -196,6 +200,8 @@ pub(crate) fn close_to(got: &Value, cents: u64, rows: u64) -> bool {
 /// Counters before a measured step.
 struct Before {
     stats: Stats,
+    /// This process's counters, the source of a peer's figures (when they are read).
+    os: Option<OsIo>,
     table: TableStats,
     start: Instant,
 }
@@ -274,9 +280,14 @@ impl<'a> LayoutRun<'a> {
         self.open()
     }
 
+    fn os_io(&self) -> Option<OsIo> {
+        self.env.outside_counters.then(|| os_io().ok()).flatten()
+    }
+
     fn before(&self) -> Before {
         Before {
             stats: self.store().stats(),
+            os: self.os_io(),
             table: self.table().stats(),
             start: Instant::now(),
         }
@@ -296,6 +307,13 @@ impl<'a> LayoutRun<'a> {
         let secs = before.start.elapsed().as_secs_f64();
         let stats = self.store().stats();
         let table = self.table().stats();
+        let source = self.engine.io_source();
+        let disk = source
+            .disk_io(
+                (&before.stats, before.os.as_ref()),
+                (&stats, self.os_io().as_ref()),
+            )
+            .unwrap_or_default();
         Ok(QueryReport {
             engine: self.engine.to_string(),
             layout: self.layout.name().to_owned(),
@@ -306,8 +324,9 @@ impl<'a> LayoutRun<'a> {
             rows,
             secs,
             rows_per_sec: rows as f64 / secs.max(1e-9),
-            disk_bytes_read: stats.disk_bytes_read - before.stats.disk_bytes_read,
-            disk_bytes_written: stats.disk_bytes_written - before.stats.disk_bytes_written,
+            disk_bytes_read: disk.bytes_read,
+            disk_bytes_written: disk.bytes_written,
+            io_source: source.name().to_owned(),
             chunk_bytes_read: table.chunk_bytes_read - before.table.chunk_bytes_read,
             row_groups_read: table.row_groups_read - before.table.row_groups_read,
             row_groups_skipped: table.row_groups_skipped - before.table.row_groups_skipped,
@@ -581,6 +600,12 @@ pub fn json_line(report: &QueryReport, run: &LayoutRunInfo) -> String {
     }
     value.to_string()
 }
+
+/// Where the query table's bytes come from.
+pub const BYTES_LEGEND: &str = "Bytes as each engine's figures count them: kvlab's engines \
+    through their Vfs, RocksDB by its statistics, the other peers and the anchors by this \
+    process's write and read system calls (LMDB's reads, through its map, as the bytes the \
+    block layer fetched for this process). None includes another process's I/O.";
 
 /// The reports as a markdown table: a row per query and cache, a column per engine and
 /// layout, each cell the time and the bytes the engine read.

@@ -20,7 +20,7 @@ use super::device::{DeviceIo, device_stat_file, read_device_io};
 use super::keys::{KEY_LEN, Values, key, scramble};
 use super::phase::{LOAD_SUFFIX, OperationFigures, Phase, PhaseReport, YcsbWorkload};
 use super::ycsb;
-use crate::engines::{EngineKind, IoSource};
+use crate::engines::{DiskIo, EngineKind, IoSource};
 use crate::error::{Error, Result};
 use crate::identity;
 use crate::kv::{Durability, KeyRange, KvStore, Options, Stats, WriteBatch};
@@ -273,29 +273,12 @@ impl<'a> Runner<'a> {
         } else {
             IoSource::NoDisk
         };
-        // This process's own counters since the probe (none when they are not read).
-        let os_delta = os.zip(probe.os).map(|(a, b)| OsIo {
-            rchar: a.rchar - b.rchar,
-            wchar: a.wchar - b.wchar,
-            syscr: a.syscr - b.syscr,
-            syscw: a.syscw - b.syscw,
-            read_bytes: a.read_bytes - b.read_bytes,
-            write_bytes: a.write_bytes - b.write_bytes,
-        });
-        // (bytes written, bytes read, read calls), as the source counts them.
-        let disk = match source {
-            IoSource::NoDisk => None,
-            IoSource::Vfs | IoSource::Statistics => Some((
-                now.disk_bytes_written - before.disk_bytes_written,
-                now.disk_bytes_read - before.disk_bytes_read,
-                now.disk_reads - before.disk_reads,
-            )),
-            IoSource::Syscalls => os_delta.map(|d| (d.wchar, d.rchar, d.syscr)),
-            IoSource::SyscallWritesMappedReads => {
-                os_delta.map(|d| (d.wchar, d.read_bytes, d.syscr))
-            }
-        };
-        let (disk_bytes_written, disk_bytes_read, disk_reads) = disk.unwrap_or_default();
+        let disk = source.disk_io((before, probe.os.as_ref()), (&now, os.as_ref()));
+        let DiskIo {
+            bytes_written: disk_bytes_written,
+            bytes_read: disk_bytes_read,
+            reads: disk_reads,
+        } = disk.unwrap_or_default();
         Ok(PhaseReport {
             engine: self.engine.name.clone(),
             phase: phase.to_string(),
@@ -312,8 +295,8 @@ impl<'a> Runner<'a> {
             disk_bytes_read,
             disk_reads,
             syncs: now.syncs - before.syncs,
-            os_write_bytes: os_delta.map(|d| d.write_bytes),
-            os_read_bytes: os_delta.map(|d| d.read_bytes),
+            os_write_bytes: os.zip(probe.os).map(|(a, b)| a.write_bytes - b.write_bytes),
+            os_read_bytes: os.zip(probe.os).map(|(a, b)| a.read_bytes - b.read_bytes),
             dev_write_bytes: dev
                 .zip(probe.dev)
                 .map(|(a, b)| a.write_bytes - b.write_bytes),

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 
 /// What the checker found, for `kvlab inspect` and the tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(serde::Serialize))]
 pub struct Report {
     /// Levels of the tree.
     pub height: u64,

@@ -2,7 +2,7 @@
 //! of the newest commit (height, pages by kind, fill, free list), read without opening
 //! the store (no recovery runs, nothing is written), in the spirit of sqlite3_analyzer.
 
-use std::fmt::Write;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,8 +45,94 @@ impl PageRead for FileView {
     }
 }
 
-fn describe_header(out: &mut String, h: &DbHeader) {
-    let _ = writeln!(
+/// A header's counts, as the inspector shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(serde::Serialize))]
+pub struct HeaderSummary {
+    /// The root page (0: an empty tree).
+    pub root: u64,
+    /// Levels of the tree.
+    pub height: u64,
+    /// Keys.
+    pub entries: u64,
+    /// Pages in the file, the header's included.
+    pub page_count: u64,
+    /// Leaf pages.
+    pub leaves: u64,
+    /// Internal pages.
+    pub internals: u64,
+    /// Overflow pages.
+    pub overflows: u64,
+    /// Pages on the free list.
+    pub free_count: u64,
+    /// The free list's first page.
+    pub free_head: u64,
+    /// The last transaction.
+    pub txn: u64,
+    /// The WAL cycle to replay from.
+    pub wal_cycle: u64,
+}
+
+impl From<&DbHeader> for HeaderSummary {
+    fn from(h: &DbHeader) -> Self {
+        HeaderSummary {
+            root: h.root,
+            height: h.height,
+            entries: h.entries,
+            page_count: h.page_count,
+            leaves: h.leaves,
+            internals: h.internals,
+            overflows: h.overflows,
+            free_count: h.free_count,
+            free_head: h.free_head,
+            txn: h.txn,
+            wal_cycle: h.wal_cycle,
+        }
+    }
+}
+
+/// One WAL cycle, as read from its file.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "cli", derive(serde::Serialize))]
+pub struct WalCycleSummary {
+    /// The file that holds it.
+    pub file: String,
+    /// Bytes of that file.
+    pub file_bytes: u64,
+    /// The cycle's number.
+    pub cycle: u64,
+    /// Whole commits of the cycle.
+    pub commits: usize,
+    /// The first and last commit's transactions.
+    pub transactions: Option<(u64, u64)>,
+    /// Page deltas in those commits.
+    pub page_deltas: usize,
+    /// Bytes up to the end of the last whole commit.
+    pub valid_bytes: u64,
+}
+
+/// What `inspect` finds in a B+tree directory.
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "cli", derive(serde::Serialize))]
+pub struct BTreeInspection {
+    /// Bytes of the database file.
+    pub file_bytes: u64,
+    /// Bytes per page.
+    pub page_size: usize,
+    /// The database file's header: the last checkpoint.
+    pub checkpoint: HeaderSummary,
+    /// The cycle the header names, then the next.
+    pub wal: Vec<WalCycleSummary>,
+    /// The newest commit's header (the checkpoint's if the WAL has no commit).
+    pub newest: HeaderSummary,
+    /// The tree as of the newest commit, walked and checked.
+    pub tree: Option<check::Report>,
+    /// Why the check failed, if it did.
+    pub check_error: Option<String>,
+}
+
+fn describe_header(out: &mut fmt::Formatter<'_>, h: &HeaderSummary) -> fmt::Result {
+    writeln!(
         out,
         "  root {}, height {}, {} entries, {} pages ({} leaves, {} internal, {} overflow, {} free; \
          free list head {}), transaction {}, WAL cycle {}",
@@ -61,22 +147,16 @@ fn describe_header(out: &mut String, h: &DbHeader) {
         h.free_head,
         h.txn,
         h.wal_cycle
-    );
+    )
 }
 
-/// A description of the B+tree store in `dir`.
-pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
-    let mut out = String::new();
+/// Reads what the B+tree store in `dir` holds, without opening it.
+pub fn inspect(vfs: &dyn Vfs, dir: &Path) -> Result<BTreeInspection> {
     let db_path = dir.join(DB_FILE);
     let db = vfs.open(&db_path, FileKind::Page)?;
     let file_header = pager::read_header(db.as_ref(), &db_path)?;
     let page_size = file_header.page_size as usize;
-    let _ = writeln!(
-        out,
-        "database file {DB_FILE}: {} bytes, pages of {page_size} bytes; its header (the last checkpoint):",
-        db.len()?
-    );
-    describe_header(&mut out, &file_header);
+    let file_bytes = db.len()?;
 
     // The cycle the header names, then the one after it (begun in the other file while
     // a checkpoint of the first was under way).
@@ -93,27 +173,23 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
     let mut replayed = IntMap::default();
     let mut last_delta = IntMap::default();
     let mut header = file_header;
+    let mut cycles = Vec::new();
     let wals = wal::by_file(first, [read(first)?, read(first + 1)?]);
     for cycle in [first, first + 1] {
         let (wal, path) = &wals[wal::file_of(cycle)];
         let (commits, valid) = wal::read_commits(wal, path, cycle)?;
-        let deltas: usize = commits.iter().map(|c| c.deltas.len()).sum();
-        let _ = writeln!(
-            out,
-            "\nWAL {}: {} bytes; cycle {cycle}: {} commits{}, {deltas} page deltas, {valid} bytes{}",
-            wal_file(cycle),
-            wal.len(),
-            commits.len(),
-            match (commits.first(), commits.last()) {
-                (Some(a), Some(b)) => format!(" (transactions {} to {})", a.txn, b.txn),
-                _ => String::new(),
-            },
-            if (valid as usize) < wal.len() {
-                " (the rest: a torn tail or records of an earlier cycle)"
-            } else {
-                ""
-            }
-        );
+        cycles.push(WalCycleSummary {
+            file: wal_file(cycle).to_string(),
+            file_bytes: wal.len() as u64,
+            cycle,
+            commits: commits.len(),
+            transactions: commits
+                .first()
+                .zip(commits.last())
+                .map(|(a, b)| (a.txn, b.txn)),
+            page_deltas: commits.iter().map(|c| c.deltas.len()).sum(),
+            valid_bytes: valid,
+        });
         let mut read_base = |n: u64, buf: &mut [u8]| db.read_exact_at(buf, n * page_size as u64);
         let changed = wal::replay(
             &commits,
@@ -130,11 +206,6 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
             header = last.header;
         }
     }
-    if header != file_header {
-        let _ = writeln!(out, "  the newest commit's header:");
-        describe_header(&mut out, &header);
-    }
-
     let view = FileView {
         db,
         db_path,
@@ -142,38 +213,93 @@ pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
         last_delta,
         page_size,
     };
-    match check::check(&view, &header) {
-        Ok(report) => {
-            let _ = writeln!(
+    let (tree, check_error) = match check::check(&view, &header) {
+        Ok(report) => (Some(report), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Ok(BTreeInspection {
+        file_bytes,
+        page_size,
+        checkpoint: HeaderSummary::from(&file_header),
+        wal: cycles,
+        newest: HeaderSummary::from(&header),
+        tree,
+        check_error,
+    })
+}
+
+impl fmt::Display for BTreeInspection {
+    fn fmt(&self, out: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            out,
+            "database file {DB_FILE}: {} bytes, pages of {} bytes; its header (the last checkpoint):",
+            self.file_bytes, self.page_size
+        )?;
+        describe_header(out, &self.checkpoint)?;
+        for c in &self.wal {
+            writeln!(
                 out,
-                "\ntree: height {}, {} leaves, {} internal pages, {} overflow pages, {} free pages, \
-                 {} entries; pages {:.1}% full on average\nleaf fill:",
-                report.height,
-                report.leaves,
-                report.internals,
-                report.overflows,
-                report.free,
-                report.entries,
-                100.0 * report.average_fill(page_size)
-            );
-            let most = report.fill.iter().copied().max().unwrap_or(0).max(1);
-            for (tenth, &count) in report.fill.iter().enumerate() {
-                let label = if tenth == 10 {
-                    "100%".to_string()
+                "\nWAL {}: {} bytes; cycle {}: {} commits{}, {} page deltas, {} bytes{}",
+                c.file,
+                c.file_bytes,
+                c.cycle,
+                c.commits,
+                match c.transactions {
+                    Some((a, b)) => format!(" (transactions {a} to {b})"),
+                    None => String::new(),
+                },
+                c.page_deltas,
+                c.valid_bytes,
+                if c.valid_bytes < c.file_bytes {
+                    " (the rest: a torn tail or records of an earlier cycle)"
                 } else {
-                    format!("{:>3}-{}%", tenth * 10, tenth * 10 + 9)
-                };
-                let bar = "#".repeat((count * 40).div_ceil(most) as usize);
-                let _ = writeln!(out, "  {label:>7} {count:>8} {bar}");
-            }
-            let _ = writeln!(
-                out,
-                "check: every page reachable or free exactly once, keys in order"
-            );
+                    ""
+                }
+            )?;
         }
-        Err(e) => {
-            let _ = writeln!(out, "\ncheck FAILED: {e}");
+        if self.newest != self.checkpoint {
+            writeln!(out, "  the newest commit's header:")?;
+            describe_header(out, &self.newest)?;
+        }
+        match (&self.tree, &self.check_error) {
+            (Some(report), _) => {
+                writeln!(
+                    out,
+                    "\ntree: height {}, {} leaves, {} internal pages, {} overflow pages, {} free pages, \
+                     {} entries; pages {:.1}% full on average\nleaf fill:",
+                    report.height,
+                    report.leaves,
+                    report.internals,
+                    report.overflows,
+                    report.free,
+                    report.entries,
+                    100.0 * report.average_fill(self.page_size)
+                )?;
+                let most = report.fill.iter().copied().max().unwrap_or(0).max(1);
+                for (tenth, &count) in report.fill.iter().enumerate() {
+                    let label = if tenth == 10 {
+                        "100%".to_string()
+                    } else {
+                        format!("{:>3}-{}%", tenth * 10, tenth * 10 + 9)
+                    };
+                    let bar = "#".repeat((count * 40).div_ceil(most) as usize);
+                    writeln!(out, "  {label:>7} {count:>8} {bar}")?;
+                }
+                writeln!(
+                    out,
+                    "check: every page reachable or free exactly once, keys in order"
+                )
+            }
+            (None, error) => writeln!(
+                out,
+                "\ncheck FAILED: {}",
+                error.as_deref().unwrap_or("no report")
+            ),
         }
     }
-    Ok(out)
+}
+
+/// A description of the B+tree store in `dir`: [`inspect`], as text.
+pub fn describe(vfs: &dyn Vfs, dir: &Path) -> Result<String> {
+    Ok(inspect(vfs, dir)?.to_string())
 }

@@ -180,6 +180,7 @@ pub(crate) fn print_layouts(reports: &[QueryReport], config: &LayoutConfig, env:
     );
     println!("## Row vs column: time / bytes the engine read (written, for Q6-Q8)\n");
     println!("{}", layouts::markdown(reports));
+    println!("{}\n", layouts::BYTES_LEGEND);
     println!("## Size after the load\n");
     println!("{}", layouts::size_table(reports));
     println!("## Against the targets\n");
@@ -223,7 +224,7 @@ pub(crate) fn report(args: ReportArgs) -> CliResult {
              with an index on ts) answer the same queries where they can. The same matrix \
              alone:\n\n```sh\ncargo run --release --features peers -- layouts --rows {} \
              --engines {}\n```\n\n![Row vs column bytes]({})\n\n\
-             Time / bytes read (written, for Q6-Q8):\n\n{}\nSize after the load:\n\n{}\n\
+             Time / bytes read (written, for Q6-Q8):\n\n{}\n{}\n\nSize after the load:\n\n{}\n\
              Against the targets:\n\n{}",
             meta.rows,
             meta.gets,
@@ -232,6 +233,7 @@ pub(crate) fn report(args: ReportArgs) -> CliResult {
             meta.engines.join(","),
             shown.display(),
             layouts::markdown(&layout_reports),
+            layouts::BYTES_LEGEND,
             layouts::size_table(&layout_reports),
             layouts::verdicts(&layout_reports),
         );

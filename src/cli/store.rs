@@ -71,6 +71,10 @@ pub(crate) struct InspectArgs {
     /// tables it holds: schemas, and per column its encodings, chunk sizes and zone maps.
     #[arg(long)]
     pub(crate) tables: bool,
+    /// Print the store's description as one JSON object, for tools: the directory, the
+    /// engine and format, and what the engine's inspector found (`store`).
+    #[arg(long, conflicts_with_all = ["table", "tables"])]
+    pub(crate) json: bool,
 }
 
 pub(crate) fn torture(args: TortureArgs) -> CliResult {
@@ -253,6 +257,21 @@ pub(crate) fn inspect(args: InspectArgs) -> CliResult {
         }
         .into());
     };
+    if args.json {
+        let store = match identity.engine.as_str() {
+            "lsm" => serde_json::to_value(kvlab::lsm::inspect::inspect(&fs, dir)?)?,
+            "btree" => serde_json::to_value(kvlab::btree::inspect::inspect(&fs, dir)?)?,
+            _ => serde_json::Value::Null,
+        };
+        let object = serde_json::json!({
+            "dir": dir,
+            "engine": identity.engine,
+            "format": identity.format,
+            "store": store,
+        });
+        println!("{object}");
+        return Ok(());
+    }
     println!(
         "{}: {} store, format {}",
         dir.display(),
