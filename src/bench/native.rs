@@ -20,7 +20,7 @@ use rand::RngExt;
 
 use super::config::BenchConfig;
 use super::keys::{KEY_LEN, Values, key};
-use super::phase::{Phase, PhaseReport};
+use super::phase::{NATIVE_SUFFIX, Phase, PhaseReport};
 use super::runner::{BenchEnv, fresh_dir, phase_rng};
 use super::timing::{self, histogram, record};
 use crate::engines::EngineKind;
@@ -29,16 +29,11 @@ use crate::kv::Durability;
 use crate::peers::{Native, open_native};
 
 /// The phases a native run does, in this order (a trait run to compare with does the same).
-pub const PHASES: [Phase; 4] = [
-    Phase::FillRandom,
-    Phase::ReadRandom,
-    Phase::ReadSeq,
-    Phase::Overwrite,
-];
+pub const PHASES: [Phase; 4] = Phase::NATIVE;
 
 /// The name a native report carries for `kind`.
 pub fn native_name(kind: EngineKind) -> String {
-    format!("{kind}-native")
+    format!("{kind}{NATIVE_SUFFIX}")
 }
 
 /// Runs [`PHASES`] against the peer `kind` through its own API, handing each report to

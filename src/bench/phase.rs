@@ -76,6 +76,15 @@ impl Phase {
         Phase::Fill100k,
     ];
 
+    /// The phases a peer's native baseline measures (`kvlab::bench::native`, with a peer
+    /// feature): fill, warm gets, full scan, overwrite.
+    pub const NATIVE: [Phase; 4] = [
+        Phase::FillRandom,
+        Phase::ReadRandom,
+        Phase::ReadSeq,
+        Phase::Overwrite,
+    ];
+
     /// Every YCSB workload as a phase.
     pub const YCSB: [Phase; 6] = [
         Phase::Ycsb(YcsbWorkload::A),
@@ -244,6 +253,9 @@ pub struct OperationFigures {
     /// 99th percentile latency, µs.
     pub p99_us: f64,
 }
+
+/// What the engine name of a peer driven through its own API ends with ("lmdb-native").
+pub const NATIVE_SUFFIX: &str = "-native";
 
 /// The suffix of the name of the line that reports a YCSB phase's load ("ycsb_a_load").
 pub const LOAD_SUFFIX: &str = "_load";

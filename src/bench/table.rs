@@ -1,6 +1,6 @@
 //! Side-by-side tables of phase reports: rows are phases, columns are engines.
 
-use super::phase::{LOAD_SUFFIX, Phase, PhaseReport};
+use super::phase::{LOAD_SUFFIX, NATIVE_SUFFIX, Phase, PhaseReport};
 use crate::engines::IoSource;
 
 /// `1.23M`, `45.6k`, `789`.
@@ -207,7 +207,7 @@ pub fn adapter_table(reports: &[PhaseReport]) -> String {
     let natives = first_seen(
         reports
             .iter()
-            .filter_map(|r| r.engine.strip_suffix("-native")),
+            .filter_map(|r| r.engine.strip_suffix(NATIVE_SUFFIX)),
     );
     let mut phases = first_seen(reports.iter().map(|r| r.phase.as_str()));
     phases.sort_by_key(|p| phase_rank(p));
@@ -223,7 +223,7 @@ pub fn adapter_table(reports: &[PhaseReport]) -> String {
     .to_vec();
     let mut rows = Vec::new();
     for engine in natives {
-        let native_name = format!("{engine}-native");
+        let native_name = format!("{engine}{NATIVE_SUFFIX}");
         for phase in &phases {
             let figures = |name: &str| -> Vec<f64> {
                 reports

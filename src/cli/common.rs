@@ -232,3 +232,38 @@ pub(crate) fn run_engines(
     }
     Ok(reports)
 }
+
+/// What the adapter table beside a run says of itself.
+pub(crate) const NATIVE_WORDS: &str = "Each peer's figures through kvlab's trait, beside the \
+    same phases driven through the engine's own API right after, in the same run (one \
+    round; `kvlab adapters --rounds 3` gives medians over alternating rounds).";
+
+/// Each peer among `engines` driven through its own API on the phases
+/// [`kvlab::bench::native`] has, the baseline its adapter is measured against; every
+/// report also goes to `json` as a line. Nothing when the build has no peers.
+#[allow(unused_variables, unused_mut)]
+pub(crate) fn run_natives(
+    engines: &[EngineKind],
+    config: &BenchConfig,
+    env: &BenchEnv,
+    mut json: Option<(&mut File, &RunInfo)>,
+) -> Result<Vec<PhaseReport>, Box<dyn std::error::Error>> {
+    let mut reports: Vec<PhaseReport> = Vec::new();
+    #[cfg(any(
+        feature = "redb",
+        feature = "lmdb",
+        feature = "sqlite",
+        feature = "fjall",
+        feature = "rocksdb"
+    ))]
+    for &peer in engines.iter().filter(|e| e.is_peer()) {
+        eprintln!("{peer} through its own API");
+        kvlab::bench::native::run_native(peer, config, env, |r| reports.push(r))?;
+    }
+    if let Some((file, run)) = json.as_mut() {
+        for report in &reports {
+            writeln!(file, "{}", run_info::json_line(report, run))?;
+        }
+    }
+    Ok(reports)
+}

@@ -7,7 +7,7 @@ use kvlab::EngineKind;
 use kvlab::bench::layouts::LayoutConfig;
 use kvlab::bench::run_info::{self, RunInfo};
 use kvlab::bench::table::{AMPLIFICATION_LEGEND, amplification_table, throughput_table};
-use kvlab::bench::{BenchConfig, Phase, Runner, YcsbWorkload};
+use kvlab::bench::{BenchConfig, Phase, PhaseReport, Runner, YcsbWorkload};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -144,6 +144,16 @@ pub(crate) fn compare(args: CompareArgs) -> CliResult {
         "{AMPLIFICATION_LEGEND} A batch of {} is one call in write phases.",
         config.batch
     );
+    // Each peer through its own API, where the run has a phase the baseline measures.
+    if phases.iter().any(|p| Phase::NATIVE.contains(p)) {
+        let natives = run_natives(&engines, &config, &env, json.as_mut().map(|f| (f, &run)))?;
+        if !natives.is_empty() {
+            let both: Vec<PhaseReport> = reports.iter().chain(&natives).cloned().collect();
+            println!("\n## The peers through the trait and through their own APIs\n");
+            println!("{NATIVE_WORDS}\n");
+            println!("{}", kvlab::bench::table::adapter_table(&both));
+        }
+    }
     if args.layout_rows > 0 {
         let layout_config = LayoutConfig {
             rows: args.layout_rows,

@@ -6,7 +6,7 @@ use kvlab::bench::device::describe_machine;
 use kvlab::bench::events::Events;
 use kvlab::bench::layouts::{self, LayoutConfig, LayoutRun, LayoutRunInfo, QueryReport};
 use kvlab::bench::run_info::RunInfo;
-use kvlab::bench::{BenchConfig, BenchEnv, Phase, PhaseReport};
+use kvlab::bench::{BenchConfig, BenchEnv, Phase, PhaseReport, phase::NATIVE_SUFFIX};
 use kvlab::{Durability, EngineKind};
 use std::fs::File;
 use std::io::Write;
@@ -197,10 +197,13 @@ pub(crate) struct LayoutMeta {
 
 pub(crate) fn report(args: ReportArgs) -> CliResult {
     use kvlab::bench::report::{charts, section, splice};
-    let (reports, layout_reports, provenance, meta) = match &args.from {
+    let (all_reports, layout_reports, provenance, meta) = match &args.from {
         Some(path) => saved_report(path)?,
         None => fresh_report(&args)?,
     };
+    let (native_reports, reports): (Vec<PhaseReport>, Vec<PhaseReport>) = all_reports
+        .into_iter()
+        .partition(|r| r.engine.ends_with(NATIVE_SUFFIX));
     let base = args
         .file
         .parent()
@@ -208,6 +211,13 @@ pub(crate) fn report(args: ReportArgs) -> CliResult {
         .unwrap_or_default();
     let plots = charts(&reports, &args.plots, &base)?;
     let mut layout_section = String::new();
+    if !native_reports.is_empty() {
+        let both: Vec<PhaseReport> = reports.iter().chain(&native_reports).cloned().collect();
+        layout_section = format!(
+            "### The peers through the trait and through their own APIs\n\n{NATIVE_WORDS}\n\n{}\n",
+            kvlab::bench::table::adapter_table(&both)
+        );
+    }
     if !layout_reports.is_empty() {
         let chart = args.plots.join("layouts-bytes.svg");
         layouts::chart(&layout_reports, &chart)?;
@@ -215,7 +225,7 @@ pub(crate) fn report(args: ReportArgs) -> CliResult {
             .strip_prefix(&base)
             .map(Path::to_path_buf)
             .unwrap_or(chart);
-        layout_section = format!(
+        layout_section += &format!(
             "### Row vs column\n\n\
              The events table ({} rows: id, ts, user_id, country, device, amount, is_refund, \
              a 40-byte note) in the row and the column layout on each engine, queries Q1-Q8 \
@@ -288,13 +298,20 @@ pub(crate) fn fresh_report(args: &ReportArgs) -> Result<ReportParts, Box<dyn std
     let env = env_from(&workload, &dir.path, &engines)?;
     let mut json = args.json.as_ref().map(File::create).transpose()?;
     let run = RunInfo::new(&config, &env, &[]);
-    let reports = run_engines(
+    let mut reports = run_engines(
         &engines,
         &Phase::STANDARD,
         &config,
         &env,
         json.as_mut().map(|f| (f, &run)),
     )?;
+    // Each peer through its own API too, to show what its adapter costs.
+    reports.extend(run_natives(
+        &engines,
+        &config,
+        &env,
+        json.as_mut().map(|f| (f, &run)),
+    )?);
     // The row vs column matrix: kvlab's engines under both layouts, and the anchors.
     let layout_engines: Vec<EngineKind> = engines
         .iter()
@@ -324,8 +341,9 @@ pub(crate) fn fresh_report(args: &ReportArgs) -> Result<ReportParts, Box<dyn std
         date: today(),
         commit: git_commit(),
         command: format!(
-            "cargo run --release --features peers -- report --records {} --engines {} \
+            "cargo run --release --features {} -- report --records {} --engines {} \
              --layout-rows {}{}",
+            features_for(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
             args.records,
             names.join(","),
             args.layout_rows,
@@ -348,6 +366,15 @@ pub(crate) fn fresh_report(args: &ReportArgs) -> Result<ReportParts, Box<dyn std
         engines: layout_engines.iter().map(|e| e.name().to_owned()).collect(),
     };
     Ok((reports, layout_reports, provenance, meta))
+}
+
+/// The cargo features a report's engines need.
+fn features_for(engines: &[String]) -> &'static str {
+    if engines.iter().any(|e| e == "rocksdb") {
+        "peers,rocksdb"
+    } else {
+        "peers"
+    }
 }
 
 pub(crate) fn workload_words(
@@ -404,7 +431,10 @@ pub(crate) fn saved_report(path: &Path) -> Result<ReportParts, Box<dyn std::erro
     let text_of = |v: &serde_json::Value, key: &str| v[key].as_str().unwrap_or("?").to_owned();
     let num = |v: &serde_json::Value, key: &str| v[key].as_u64().unwrap_or(0);
     let mut engines: Vec<String> = Vec::new();
-    for r in &reports {
+    for r in reports
+        .iter()
+        .filter(|r| !r.engine.ends_with(NATIVE_SUFFIX))
+    {
         if !engines.contains(&r.engine) {
             engines.push(r.engine.clone());
         }
@@ -414,8 +444,9 @@ pub(crate) fn saved_report(path: &Path) -> Result<ReportParts, Box<dyn std::erro
         date: text_of(&run, "date"),
         commit: text_of(&run, "commit"),
         command: format!(
-            "cargo run --release --features peers -- report --records {} --engines {} --json {}\n\
+            "cargo run --release --features {} -- report --records {} --engines {} --json {}\n\
              cargo run --release -- report --from {}",
+            features_for(&engines),
             num(&run, "records"),
             engines.join(","),
             path.display(),
