@@ -48,15 +48,10 @@ pub fn today() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// The current git commit, if the working directory is a checkout.
+/// The git commit this kvlab was built from (with `-dirty` if its tracked files had
+/// uncommitted edits), or `unknown` if it was built outside a checkout.
 pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    env!("KVLAB_COMMIT").to_string()
 }
 
 /// The generated section, markers included.
