@@ -34,9 +34,11 @@ impl CopiedPairs {
         self.buf.extend_from_slice(value);
     }
 
-    /// Appends every pair copied in to `out`, in order, and starts a new buffer.
+    /// Appends every pair copied in to `out`, in order, and starts a new buffer as large
+    /// as this one: a scan's chunks are alike, so the next need not grow from empty.
     pub(crate) fn hand_out(&mut self, out: &mut VecDeque<(Bytes, Bytes)>) {
-        let whole = Bytes::from(std::mem::take(&mut self.buf));
+        let next = Vec::with_capacity(self.buf.len());
+        let whole = Bytes::from(std::mem::replace(&mut self.buf, next));
         out.extend(self.spans.drain(..).map(|(at, key, value)| {
             (
                 whole.slice(at..at + key),
@@ -45,6 +47,10 @@ impl CopiedPairs {
         }));
     }
 }
+
+/// Pairs per chunk: enough to spread a lookup or a call over many pairs, few enough that a
+/// chunk's buffer stays in cache.
+const CHUNK: usize = 256;
 
 /// What a chunked scan reads from: a snapshot.
 pub(crate) trait ChunkSource {
@@ -69,8 +75,6 @@ pub(crate) struct ChunkedScan<S> {
 }
 
 impl<S: ChunkSource> ChunkedScan<S> {
-    const CHUNK: usize = 256;
-
     /// A scan of `range` over `source`; nothing is read yet.
     pub(crate) fn new(source: S, range: KeyRange) -> Self {
         ChunkedScan {
@@ -85,10 +89,9 @@ impl<S: ChunkSource> ChunkedScan<S> {
     /// Reads the next chunk; a chunk shorter than asked for is the last.
     pub(crate) fn refill(&mut self) -> Result<()> {
         let (from, end) = (as_slice(&self.next), as_slice(&self.end));
-        self.source
-            .fetch(from, end, Self::CHUNK, &mut self.buffer)?;
+        self.source.fetch(from, end, CHUNK, &mut self.buffer)?;
         match self.buffer.back() {
-            Some((last, _)) if self.buffer.len() == Self::CHUNK => {
+            Some((last, _)) if self.buffer.len() == CHUNK => {
                 self.next = Bound::Excluded(last.to_vec());
             }
             _ => self.done = true,

@@ -60,6 +60,7 @@ impl Lmdb {
 struct Snapshot {
     txn: RoTxn<'static, WithoutTls>,
     db: Database<Raw, Raw>,
+    copied: CopiedPairs,
 }
 
 impl ChunkSource for Snapshot {
@@ -72,13 +73,12 @@ impl ChunkSource for Snapshot {
     ) -> Result<()> {
         // The pairs live in the map only while the transaction does: copied, a chunk
         // into one buffer.
-        let mut copied = CopiedPairs::default();
         let pairs = self.db.range(&self.txn, &(from, end)).or_peer(NAME)?;
         for pair in pairs.take(limit) {
             let (k, v) = pair.or_peer(NAME)?;
-            copied.push(k, v);
+            self.copied.push(k, v);
         }
-        copied.hand_out(out);
+        self.copied.hand_out(out);
         Ok(())
     }
 }
@@ -112,7 +112,11 @@ impl KvStore for Lmdb {
             return Ok(Box::new(std::iter::empty()));
         }
         let txn = self.env.clone().static_read_txn().or_peer(NAME)?;
-        let snapshot = Snapshot { txn, db: self.db };
+        let snapshot = Snapshot {
+            txn,
+            db: self.db,
+            copied: CopiedPairs::default(),
+        };
         Ok(Box::new(ChunkedScan::new(snapshot, range)))
     }
 

@@ -100,6 +100,7 @@ fn connect(file: &Path) -> Result<Connection> {
 struct Snapshot<'a> {
     store: &'a Sqlite,
     conn: Option<Connection>,
+    copied: CopiedPairs,
 }
 
 impl ChunkSource for Snapshot<'_> {
@@ -127,7 +128,7 @@ impl ChunkSource for Snapshot<'_> {
         let mut statement = conn.prepare_cached(&sql).or_peer(NAME)?;
         // Each row's blobs are SQLite's until the next step: copied, a chunk into one
         // buffer.
-        let mut copied = CopiedPairs::default();
+        let copied = &mut self.copied;
         let mut rows = statement.query(params![low_key, high_key]).or_peer(NAME)?;
         while let Some(row) = rows.next().or_peer(NAME)? {
             let blob = |i| row.get_ref(i).and_then(|v| Ok(v.as_blob()?));
@@ -198,6 +199,7 @@ impl KvStore for Sqlite {
         let snapshot = Snapshot {
             store: self,
             conn: Some(conn),
+            copied: CopiedPairs::default(),
         };
         let mut scan = ChunkedScan::new(snapshot, range);
         scan.refill()?;
