@@ -237,6 +237,33 @@ fn kvlab(args: &[&str], stdin: &str) -> (bool, String, String) {
 }
 
 #[test]
+fn a_run_names_the_commit_kvlab_was_built_from_wherever_it_runs() {
+    // Run from a directory that is no checkout: the commit must still be the build's.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kvlab"))
+        .args([
+            "bench",
+            "--engine",
+            "mem",
+            "--records",
+            "100",
+            "--phases",
+            "fillseq",
+        ])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(line["run"]["commit"], env!("KVLAB_COMMIT"));
+}
+
+#[test]
 fn cli_argument_errors_are_clear() {
     let (ok, _, err) = kvlab(&["bench", "--engine", "nope"], "");
     assert!(!ok);
