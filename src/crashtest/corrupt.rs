@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Finding;
 use super::model::{State, describe_difference};
-use super::session::collect;
+use super::under_test::collect;
 use crate::btree::BTreeOptions;
 use crate::lsm::LsmOptions;
 use crate::vfs::{FileKind, SimFs, Vfs};

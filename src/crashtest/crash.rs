@@ -4,13 +4,13 @@
 
 use super::Finding;
 use super::plan::{Crash, Op, Plan};
-use super::session::{RunSummary, Session};
+use super::under_test::{RunSummary, StoreUnderTest};
 use crate::vfs::CrashChoices;
 use crate::{EngineKind, Error};
 
 /// Runs `plan` on `engine`. `Err` names the first invariant the engine broke.
 pub fn run_crash(engine: EngineKind, plan: &Plan) -> Result<RunSummary, Finding> {
-    let mut s = Session::start(engine, &plan.knobs, plan.durability())
+    let mut s = StoreUnderTest::start(engine, &plan.knobs, plan.durability())
         .map_err(|e| Finding::new(engine, format!("open of a new store: {e}")))?;
     // The crash armed by the last `Crash` whose power failure has not come yet.
     let mut armed: Option<&Crash> = None;
@@ -65,7 +65,7 @@ pub fn run_crash(engine: EngineKind, plan: &Plan) -> Result<RunSummary, Finding>
 
 /// One operation other than a crash or a reopen. The outer `Err` is a finding; the inner
 /// one is the store's error, which the caller judges.
-fn step(s: &mut Session, op: &Op) -> Result<Result<(), Error>, Finding> {
+fn step(s: &mut StoreUnderTest, op: &Op) -> Result<Result<(), Error>, Finding> {
     if let Some(batch) = s.batch_of(op) {
         return Ok(match s.store().write(&batch) {
             Ok(()) => {
@@ -110,7 +110,7 @@ fn step(s: &mut Session, op: &Op) -> Result<Result<(), Error>, Finding> {
 }
 
 /// The power fails with `crash`'s choices; the store is recovered and checked.
-pub(super) fn crash_and_recover(s: &mut Session, crash: &Crash) -> Result<(), Finding> {
+pub(super) fn crash_and_recover(s: &mut StoreUnderTest, crash: &Crash) -> Result<(), Finding> {
     s.store = None;
     s.fs.crash_with(&mut CrashChoices::from_bytes(&crash.choices));
     s.summary.crashes += 1;

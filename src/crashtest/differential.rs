@@ -5,7 +5,7 @@
 
 use super::Finding;
 use super::plan::{Op, Plan};
-use super::session::{RunSummary, Session};
+use super::under_test::{RunSummary, StoreUnderTest};
 use crate::{Durability, EngineKind};
 
 /// The engines compared.
@@ -14,17 +14,18 @@ pub const ENGINES: [EngineKind; 3] = [EngineKind::Mem, EngineKind::BTree, Engine
 /// Runs `plan` on `mem`, `btree` and `lsm`. `Err` names the engine that answered
 /// differently and how.
 pub fn run_differential(plan: &Plan) -> Result<RunSummary, Finding> {
-    let mut sessions = Vec::with_capacity(ENGINES.len());
+    let mut stores = Vec::with_capacity(ENGINES.len());
     for engine in ENGINES {
-        let session = Session::start(engine, &plan.knobs, Durability::Sync)
+        let store = StoreUnderTest::start(engine, &plan.knobs, Durability::Sync)
             .map_err(|e| Finding::new(engine, format!("open of a new store: {e}")))?;
-        sessions.push(session);
+        stores.push(store);
     }
     for op in &plan.ops {
-        let batch = sessions[0].batch_of(op);
-        for s in &mut sessions {
+        let batch = stores[0].batch_of(op);
+        for s in &mut stores {
             s.summary.ops += 1;
-            let failed = |s: &Session, e: crate::Error| s.finding(format!("{op:?} failed: {e}"));
+            let failed =
+                |s: &StoreUnderTest, e: crate::Error| s.finding(format!("{op:?} failed: {e}"));
             if let Some(batch) = &batch {
                 s.store().write(batch).map_err(|e| failed(s, e))?;
                 s.model.issue(batch);
@@ -46,7 +47,7 @@ pub fn run_differential(plan: &Plan) -> Result<RunSummary, Finding> {
             }
         }
     }
-    Ok(sessions
+    Ok(stores
         .iter()
         .fold(RunSummary::default(), |total, s| total.plus(&s.summary)))
 }

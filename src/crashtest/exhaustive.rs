@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use super::Finding;
 use super::model::Model;
-use super::session::collect;
+use super::under_test::collect;
 use crate::btree::BTreeOptions;
 use crate::lsm::LsmOptions;
 use crate::vfs::{CrashChoices, SimFs};

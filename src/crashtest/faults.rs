@@ -18,7 +18,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use super::Finding;
 use super::crash::crash_and_recover;
 use super::plan::{Crash, Op, Plan};
-use super::session::{RunSummary, Session};
+use super::under_test::{RunSummary, StoreUnderTest};
 use crate::vfs::{Fault, FaultOp};
 use crate::{Durability, EngineKind, Error};
 
@@ -90,7 +90,7 @@ struct Armed {
     maybe_tail: bool,
 }
 
-fn arm(s: &Session, faults: &[FaultSpec]) -> Armed {
+fn arm(s: &StoreUnderTest, faults: &[FaultSpec]) -> Armed {
     for spec in faults {
         s.fs.inject(spec.fault());
     }
@@ -102,7 +102,7 @@ fn arm(s: &Session, faults: &[FaultSpec]) -> Armed {
 }
 
 /// Whether a sync fault has fired since the faults were armed.
-fn a_sync_failed(s: &Session, armed: &Armed, faults: &[FaultSpec]) -> bool {
+fn a_sync_failed(s: &StoreUnderTest, armed: &Armed, faults: &[FaultSpec]) -> bool {
     faults.iter().any(|spec| {
         let fault = spec.fault();
         let before = match fault.op {
@@ -117,7 +117,7 @@ fn a_sync_failed(s: &Session, armed: &Armed, faults: &[FaultSpec]) -> bool {
 /// Runs `plan` on `engine` with its faults. `Err` names the first broken promise.
 pub fn run_faults(engine: EngineKind, fault_plan: &FaultPlan) -> Result<RunSummary, Finding> {
     let (plan, faults) = (&fault_plan.plan, fault_plan.faults.as_slice());
-    let mut s = Session::start(engine, &plan.knobs, plan.durability())
+    let mut s = StoreUnderTest::start(engine, &plan.knobs, plan.durability())
         .map_err(|e| Finding::new(engine, format!("open of a new store: {e}")))?;
     let mut armed = arm(&s, faults);
     for op in &plan.ops {
@@ -180,7 +180,7 @@ pub fn run_faults(engine: EngineKind, fault_plan: &FaultPlan) -> Result<RunSumma
                 let _ = s.store().get(&key.bytes());
             }
             Op::Scan(..) => {
-                let _ = super::session::collect(s.store(), crate::KeyRange::all());
+                let _ = super::under_test::collect(s.store(), crate::KeyRange::all());
             }
             // A sync after a failure may succeed, but then everything acknowledged before
             // it must survive: the final crash checks that. Only a batch whose own write

@@ -30,8 +30,8 @@ pub mod exhaustive;
 mod faults;
 mod model;
 pub mod plan;
-mod session;
 pub mod torture;
+mod under_test;
 
 use std::fmt;
 
@@ -41,8 +41,8 @@ pub use exhaustive::{ExhaustiveReport, run_exhaustive};
 pub use faults::{FaultPlan, run_faults};
 pub use model::{Model, State};
 pub use plan::{Crash, Knobs, Op, Plan};
-pub use session::RunSummary;
 pub use torture::{TortureConfig, TortureReport, run_torture};
+pub use under_test::RunSummary;
 
 use crate::EngineKind;
 

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::Finding;
 use super::model::describe_difference;
-use super::session::collect;
+use super::under_test::collect;
 use crate::{Durability, EngineKind, KeyRange, Options, WriteBatch};
 
 /// Distinct keys the writers use.

@@ -45,7 +45,7 @@ impl RunSummary {
 }
 
 /// A store under test, its file system and its model.
-pub struct Session {
+pub struct StoreUnderTest {
     pub engine: EngineKind,
     pub knobs: Knobs,
     pub durability: Durability,
@@ -64,11 +64,15 @@ fn value_for(key: &[u8], batch: u64, entry: usize, pad: Pad) -> Vec<u8> {
     v
 }
 
-impl Session {
+impl StoreUnderTest {
     /// A new store of `engine` on a fresh file system.
-    pub fn start(engine: EngineKind, knobs: &Knobs, durability: Durability) -> Result<Session> {
+    pub fn start(
+        engine: EngineKind,
+        knobs: &Knobs,
+        durability: Durability,
+    ) -> Result<StoreUnderTest> {
         let fs = Arc::new(SimFs::new());
-        let mut session = Session {
+        let mut this = StoreUnderTest {
             engine,
             knobs: knobs.clone(),
             durability,
@@ -78,8 +82,8 @@ impl Session {
             next_batch: 0,
             summary: RunSummary::default(),
         };
-        session.store = Some(session.open()?);
-        Ok(session)
+        this.store = Some(this.open()?);
+        Ok(this)
     }
 
     /// Opens (or reopens) the store.
@@ -90,12 +94,10 @@ impl Session {
 
     /// The open store.
     pub fn store(&self) -> &dyn KvStore {
-        self.store
-            .as_deref()
-            .expect("the session holds an open store")
+        self.store.as_deref().expect("the store under test is open")
     }
 
-    /// A finding about this session.
+    /// A finding about this store.
     pub fn finding(&self, what: impl Into<String>) -> Finding {
         Finding::new(self.engine, what)
     }
