@@ -286,6 +286,17 @@ fn cli_argument_errors_are_clear() {
     let (ok, _, err) = kvlab(&["compare", "--durability", "eventually"], "");
     assert!(!ok);
     assert!(err.contains("unknown durability 'eventually'"), "{err}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().to_str().unwrap();
+    for command in [&["bench", "--engine", "mem"][..], &["compare"]] {
+        let args = [command, &["--records", "10", "--dir", path]].concat();
+        let (ok, _, err) = kvlab(&args, "");
+        assert!(!ok);
+        assert!(
+            err.contains(&format!("--dir {path} is a file, not a directory")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -101,6 +101,12 @@ pub(crate) fn forget_on_interrupt(path: &Path) {
 
 pub(crate) fn bench_dir(given: Option<&Path>) -> std::io::Result<BenchDir> {
     if let Some(dir) = given {
+        if dir.exists() && !dir.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("--dir {} is a file, not a directory", dir.display()),
+            ));
+        }
         std::fs::create_dir_all(dir)
             .map_err(|e| std::io::Error::new(e.kind(), format!("--dir {}: {e}", dir.display())))?;
         if is_tmpfs(dir) {
