@@ -75,6 +75,7 @@ use super::page::HEADER;
 use super::pager::DbHeader;
 use super::tree;
 use super::txn::Txn;
+use super::vacuum;
 use super::wal::Changed;
 use super::wal::{self, WalWriter};
 use crate::error::{Error, Result};
@@ -235,6 +236,25 @@ impl BTree {
         }
     }
 
+    /// Commits a vacuum (see [`super::vacuum`]) if enough of the file is free.
+    fn vacuum(&self, w: &mut Writer) -> Result<()> {
+        let snap = self.snapshot();
+        if !vacuum::worth_it(&snap.header) {
+            return Ok(());
+        }
+        let view = View {
+            shared: &self.shared,
+            snap: &snap,
+            pinned: None,
+        };
+        let mut txn = Txn::new(&view, snap.header);
+        txn.vacuum()?;
+        let (header, dirty) = txn.finish();
+        let generation = snap.generation;
+        drop(snap);
+        self.commit(w, generation, header, dirty)
+    }
+
     /// Runs the integrity checker on the newest snapshot (see [`super::check`]).
     pub fn check(&self) -> Result<super::check::Report> {
         let snap = self.snapshot();
@@ -359,14 +379,26 @@ impl KvStore for BTree {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.wait_for_checkpoint(&mut w)?;
+        self.vacuum(&mut w)?;
+        // The vacuum's commit may have started a checkpoint, in the background or not: it
+        // must have ended, and well (a failed one poisons the store, and the WAL then
+        // holds what the file lacks), before the WAL goes and the file is cut.
+        self.wait_for_checkpoint(&mut w)?;
+        self.check_writable()?;
         if !w.log().is_empty() {
             self.end_cycle(&mut w, false)?;
         }
-        // At rest, the store keeps no WAL.
+        // At rest, the store keeps no WAL, and its file no free pages past its end.
         for log in &mut w.logs {
             if let Err(e) = log.truncate() {
                 return Err(self.poison(&e));
             }
+        }
+        let pages = self.header().page_count;
+        if !self.shared.a_snapshot_reads_past(pages)
+            && let Err(e) = self.shared.pager.shrink(pages)
+        {
+            return Err(self.poison(&e));
         }
         Ok(())
     }

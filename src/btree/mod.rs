@@ -11,6 +11,8 @@
 //! - `wal`: the log of committed transactions (new header + each changed page's delta).
 //! - `db`: the store and its commit path; `snapshot` (what readers see), `wal_index`
 //!   (committed page images in memory), `checkpoint`, `recovery`.
+//! - `vacuum`: moving pages in use into the free pages before the file's end, so that a
+//!   settle can cut the file short.
 //! - `check`: the integrity checker.
 //! - `inspect`: `kvlab inspect` for a B+tree directory.
 
@@ -29,6 +31,7 @@ mod shared;
 mod snapshot;
 pub(crate) mod tree;
 pub(crate) mod txn;
+mod vacuum;
 mod view;
 pub(crate) mod wal;
 mod wal_index;

@@ -702,6 +702,20 @@ impl Page {
         self.data[at..at + 8].copy_from_slice(&child.to_le_bytes());
     }
 
+    /// Points cell `i`, whose payload spilled, at another first overflow page.
+    pub fn set_overflow(&mut self, i: usize, first: u64) -> Result<()> {
+        if self.cell(i)?.overflow.is_none() {
+            return Err(Error::corruption(
+                "btree",
+                self.number,
+                format!("page {}: cell {i} has no overflow pointer", self.number),
+            ));
+        }
+        let end = self.slot(i) + self.cell_len(i)?;
+        self.data[end - 8..end].copy_from_slice(&first.to_le_bytes());
+        Ok(())
+    }
+
     /// Encodes a leaf cell: `local` is the payload part kept in the page (see
     /// [`leaf_local_len`]), `overflow` the chain holding the rest.
     pub fn leaf_cell(

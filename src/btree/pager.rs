@@ -613,6 +613,30 @@ impl Pager {
         self.db.sync()
     }
 
+    /// Cuts the database file to its first `pages` pages, durably, and lets the pool's
+    /// copies of the pages cut go. Only for pages no snapshot reads (past the header's
+    /// count after a vacuum, with no older snapshot left that counted them).
+    pub fn shrink(&self, pages: u64) -> Result<()> {
+        let len = pages * self.page_size as u64;
+        if self.db.len()? <= len {
+            return Ok(());
+        }
+        self.db.truncate(len)?;
+        self.db.sync()?;
+        {
+            let mut pool = self.pool.lock();
+            let mut i = 0;
+            while i < pool.frames.len() {
+                if pool.frames[i].number >= pages {
+                    pool.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        self.remap()
+    }
+
     /// After a checkpoint, which wrote `pages` into the database file: the pool's copies
     /// of those pages are the written ones from now on.
     pub fn checkpointed(&self, pages: &[Arc<Page>]) {

@@ -57,6 +57,16 @@ impl Shared {
         Error::Poisoned(p.clone().unwrap_or_default())
     }
 
+    /// Whether a snapshot a reader still holds counts more than `pages` pages in the file.
+    pub(super) fn a_snapshot_reads_past(&self, pages: u64) -> bool {
+        let mut retired = self.retired.lock();
+        retired.retain(|s| s.strong_count() > 0);
+        retired
+            .iter()
+            .filter_map(Weak::upgrade)
+            .any(|s| s.header.page_count > pages)
+    }
+
     /// Keeps the buffers of `pages`, images no snapshot sees any more, for the writer's
     /// next copies of pages (up to [`SPARE_BUFFERS`]), unless something still holds
     /// them (a reader, the pool, a value handed out). The rest are freed after the lock
