@@ -768,6 +768,49 @@ mod behaviour {
         store.check().unwrap();
     }
 
+    /// Crashes a settle of the store in `fs` after each of its mutating calls in turn (and
+    /// after all of them), with `seeds` different crashes each, and checks after every
+    /// reopen that key `i` of `0..keys` holds `want(i)` and the tree is sound. Returns how
+    /// many mutating calls the settle makes, and the header it leaves when nothing crashes.
+    fn crash_at_every_call_of_a_settle(
+        fs: &SimFs,
+        options: &BTreeOptions,
+        seeds: u64,
+        keys: u32,
+        want: impl Fn(u32) -> Option<Vec<u8>>,
+    ) -> (u64, kvlab::btree::DbHeader) {
+        let dry = Arc::new(fs.fork());
+        let store = open(&dry, options.clone());
+        let before = dry.mutating_calls();
+        store.settle().unwrap();
+        let calls = dry.mutating_calls() - before;
+        let settled_header = store.header();
+        drop(store);
+        for point in 0..=calls {
+            for seed in 0..seeds {
+                let fs2 = Arc::new(fs.fork());
+                let store = open(&fs2, options.clone());
+                fs2.crash_after(point);
+                let settled = store.settle();
+                drop(store);
+                fs2.crash(seed * 1000 + point);
+                let store = open(&fs2, options.clone());
+                if point == calls {
+                    assert!(settled.is_ok());
+                }
+                for i in 0..keys {
+                    assert_eq!(
+                        store.get(&key(i)).unwrap().map(|v| v.to_vec()),
+                        want(i),
+                        "key {i} after a crash at call {point} of {calls}"
+                    );
+                }
+                store.check().unwrap();
+            }
+        }
+        (calls, settled_header)
+    }
+
     #[test]
     fn a_crash_at_any_point_of_a_vacuum_loses_nothing() {
         let fs = Arc::new(SimFs::new());
@@ -776,36 +819,10 @@ mod behaviour {
             ..BTreeOptions::tiny()
         };
         let left = store_with_free_pages_inside(&fs, big_wal.clone());
-        let dry = Arc::new(fs.fork());
-        let store = open(&dry, big_wal.clone());
-        let before = dry.mutating_calls();
-        store.settle().unwrap();
-        assert_eq!(store.header().free_count, 0, "the settle vacuumed");
-        let calls = dry.mutating_calls() - before;
-        drop(store);
-        for point in 0..=calls {
-            for seed in 0..2 {
-                let fs2 = Arc::new(fs.fork());
-                let store = open(&fs2, big_wal.clone());
-                fs2.crash_after(point);
-                let settled = store.settle();
-                drop(store);
-                fs2.crash(seed * 1000 + point);
-                let store = open(&fs2, big_wal.clone());
-                if point == calls {
-                    assert!(settled.is_ok());
-                }
-                for i in 0..600u32 {
-                    let want = left.contains(&i).then(|| value(i));
-                    assert_eq!(
-                        store.get(&key(i)).unwrap().map(|v| v.to_vec()),
-                        want,
-                        "key {i} after a crash at call {point} of {calls}"
-                    );
-                }
-                store.check().unwrap();
-            }
-        }
+        let (_, settled) = crash_at_every_call_of_a_settle(&fs, &big_wal, 2, 600, |i| {
+            left.contains(&i).then(|| value(i))
+        });
+        assert_eq!(settled.free_count, 0, "the settle vacuumed");
     }
 
     #[test]
@@ -825,38 +842,11 @@ mod behaviour {
         }
         store.delete(&key(7)).unwrap();
         drop(store);
-        // How many mutating calls does the checkpoint make?
-        let dry = Arc::new(fs.fork());
-        let store = open(&dry, big_wal.clone());
-        let before = dry.mutating_calls();
-        store.settle().unwrap();
-        let calls = dry.mutating_calls() - before;
+        let (calls, _) = crash_at_every_call_of_a_settle(&fs, &big_wal, 3, 400, |i| {
+            (i != 7).then(|| vec![i as u8; 150])
+        });
         // Page runs, sync, header, sync, WAL truncate, sync.
         assert!(calls >= 6, "a checkpoint makes {calls} calls");
-        drop(store);
-        for point in 0..=calls {
-            for seed in 0..3 {
-                let fs2 = Arc::new(fs.fork());
-                let store = open(&fs2, big_wal.clone());
-                fs2.crash_after(point);
-                let settled = store.settle();
-                drop(store);
-                fs2.crash(seed * 1000 + point);
-                let store = open(&fs2, big_wal.clone());
-                if point == calls {
-                    assert!(settled.is_ok());
-                }
-                for i in 0..400u32 {
-                    let want = (i != 7).then(|| vec![i as u8; 150]);
-                    assert_eq!(
-                        store.get(&key(i)).unwrap().map(|v| v.to_vec()),
-                        want,
-                        "key {i} after a crash at call {point} of {calls}"
-                    );
-                }
-                store.check().unwrap();
-            }
-        }
     }
 
     /// A sync that fails inside the checkpoint a commit starts comes after that commit's
