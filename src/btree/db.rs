@@ -236,23 +236,40 @@ impl BTree {
         }
     }
 
-    /// Commits a vacuum (see [`super::vacuum`]) if enough of the file is free.
-    fn vacuum(&self, w: &mut Writer) -> Result<()> {
+    /// Runs `change` in a transaction on the newest snapshot and commits what it changed
+    /// (nothing, if it changed nothing).
+    fn transact(
+        &self,
+        w: &mut Writer,
+        change: impl FnOnce(&mut Txn<'_>) -> Result<()>,
+    ) -> Result<()> {
         let snap = self.snapshot();
-        if !vacuum::worth_it(&snap.header) {
-            return Ok(());
-        }
         let view = View {
             shared: &self.shared,
             snap: &snap,
             pinned: None,
         };
         let mut txn = Txn::new(&view, snap.header);
-        txn.vacuum()?;
+        change(&mut txn)?;
+        if txn.dirty.is_empty() && txn.header == snap.header {
+            return Ok(());
+        }
         let (header, dirty) = txn.finish();
         let generation = snap.generation;
+        // Let go of the snapshot: a checkpoint at the end of the commit waits for every
+        // older one to be dropped.
         drop(snap);
         self.commit(w, generation, header, dirty)
+    }
+
+    /// Commits a vacuum (see [`super::vacuum`]) if enough of the file is free.
+    fn vacuum(&self, w: &mut Writer) -> Result<()> {
+        self.transact(w, |txn| {
+            if vacuum::worth_it(&txn.header) {
+                txn.vacuum()?;
+            }
+            Ok(())
+        })
     }
 
     /// Runs the integrity checker on the newest snapshot (see [`super::check`]).
@@ -312,41 +329,28 @@ impl KvStore for BTree {
         self.check_writable()?;
         let mut w = self.writer.lock();
         self.check_writable()?;
-        let snap = self.snapshot();
-        let view = View {
-            shared: &self.shared,
-            snap: &snap,
-            pinned: None,
-        };
-        let mut txn = Txn::new(&view, snap.header);
-        let bulk = if snap.header.root == 0 {
-            sorted_puts(batch)
-        } else {
-            None
-        };
-        match bulk {
-            // An empty tree and sorted input: build the tree bottom-up.
-            Some(entries) => txn.bulk_load(entries)?,
-            None => {
-                for op in batch.iter() {
-                    match op {
-                        BatchOp::Put { key, value } => txn.put(key, value)?,
-                        BatchOp::Delete { key } => {
-                            txn.delete(key)?;
+        self.transact(&mut w, |txn| {
+            let bulk = if txn.header.root == 0 {
+                sorted_puts(batch)
+            } else {
+                None
+            };
+            match bulk {
+                // An empty tree and sorted input: build the tree bottom-up.
+                Some(entries) => txn.bulk_load(entries)?,
+                None => {
+                    for op in batch.iter() {
+                        match op {
+                            BatchOp::Put { key, value } => txn.put(key, value)?,
+                            BatchOp::Delete { key } => {
+                                txn.delete(key)?;
+                            }
                         }
                     }
                 }
             }
-        }
-        if txn.dirty.is_empty() && txn.header == snap.header {
-            return Ok(());
-        }
-        let (header, dirty) = txn.finish();
-        let generation = snap.generation;
-        // Let go of the snapshot: a checkpoint at the end of the commit waits for every
-        // older one to be dropped.
-        drop(snap);
-        self.commit(&mut w, generation, header, dirty)
+            Ok(())
+        })
     }
 
     fn scan(&self, range: KeyRange) -> Result<ScanIter<'_>> {
